@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace torch::nn {
+class Module;
+}
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace mip {
+
+/// What a checkpoint records beside the weights.
+struct CheckpointMeta {
+  std::string model_name;
+  std::string problem_name;
+  int64_t episode = 0;
+  int64_t epoch = 0;
+  double loss = 0.0;             ///< validation loss the checkpoint was saved on
+  std::string status;            ///< MI-Prometheus's status string
+  std::string timestamp;
+  double best_loss = 0.0;
+  int64_t best_episode = -1;
+  std::map<std::string, std::string> training_stats;    ///< formatted values
+  std::map<std::string, std::string> validation_stats;  ///< formatted values
+};
+
+/// Saves weights, optimizer state (when given), the torch CPU RNG state and
+/// `meta` to `path` atomically (temporary file, then rename).
+void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer* optimizer,
+                     const CheckpointMeta& meta);
+
+/// Loads `path` into `model` (and `optimizer` when given and present);
+/// throws mip::DataError naming the file when it is truncated, foreign or
+/// does not match the model.
+CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model,
+                               torch::optim::Optimizer* optimizer = nullptr);
+
+/// Reads only the metadata of a checkpoint.
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+}  // namespace mip

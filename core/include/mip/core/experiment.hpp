@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mip {
+
+/// The state of a run, as status.yaml records it.
+enum class RunState { kRunning, kFinished, kFailed, kInterrupted };
+
+/// status.yaml: written atomically at start, at every checkpoint and at the end.
+struct RunStatus {
+  RunState state = RunState::kRunning;
+  std::string terminal_cause;  ///< MI-Prometheus's status string or the error
+  int64_t episode = 0;
+  int64_t epoch = 0;
+  double best_validation_loss = -1.0;
+  int64_t best_episode = -1;
+  std::string started;   ///< ISO time
+  std::string worker;    ///< mip-online-trainer, ...
+};
+
+const char* to_string(RunState state);
+
+/// Creates `<root>/<problem>/<model>/<YYYYMMDD_HHMMSS>[_<tag>]/` and its
+/// models/ folder; retries with the next second when the name is taken.
+std::string create_experiment_dir(const std::string& root,
+                                  const std::string& problem,
+                                  const std::string& model,
+                                  const std::string& savetag);
+
+/// Writes `<dir>/status.yaml` atomically.
+void write_status(const std::string& dir, const RunStatus& status);
+
+/// Local time now, "2026-11-24 19:04:05".
+std::string now_string();
+
+}  // namespace mip

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <mip/sdk/logger.hpp>
+
+namespace mip {
+
+/// A named log (spdlog underneath); every log writes to the console and, once
+/// logging_add_file() is called, to that file too.
+class Logger final : public sdk::Logger {
+ public:
+  explicit Logger(const std::string& name);
+  ~Logger() override;
+  void log(sdk::LogLevel level, const std::string& message) override;
+  bool enabled(sdk::LogLevel level) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The process-wide named log `name` (created on first use).
+Logger& logger(const std::string& name);
+
+/// Parses a level name: spdlog's (trace, debug, info, warn, error, critical,
+/// off) and MI-Prometheus's (DEBUG, INFO, WARNING, ERROR, CRITICAL, NOTSET).
+sdk::LogLevel parse_log_level(const std::string& name);
+
+/// Sets the console level (the file always gets debug and above).
+void logging_set_console_level(sdk::LogLevel level);
+/// Adds a log file (appended to); replaces the previous one.
+void logging_add_file(const std::string& path);
+/// Flushes every sink.
+void logging_flush();
+
+}  // namespace mip

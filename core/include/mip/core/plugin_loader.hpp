@@ -1,0 +1,98 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <mip/sdk/manifest.hpp>
+
+namespace mip::sdk {
+class Context;
+class Problem;
+class Model;
+}  // namespace mip::sdk
+
+namespace mip {
+
+/// One opened plugin library and its checked manifest.
+struct PluginLibrary {
+  std::string path;
+  const sdk::Manifest* manifest = nullptr;
+  std::shared_ptr<void> handle;  ///< keeps the library mapped
+};
+
+/// One component a plugin provides.
+struct Component {
+  sdk::ComponentKind kind;
+  std::string name;
+  std::vector<std::string> aliases;
+  std::string description;
+  std::string defaults_yaml;
+  std::shared_ptr<PluginLibrary> library;
+  const sdk::ComponentInfo* info = nullptr;
+};
+
+/// A library that could not be used, and why.
+struct PluginFailure {
+  std::string path;
+  std::string reason;
+};
+
+const char* to_string(sdk::ComponentKind kind);
+
+/// Finds, checks and loads plugin libraries (DESIGN.md section 3).
+class PluginLoader {
+ public:
+  /// Search order: `cli_paths`, `config_paths`, $MIP_PLUGIN_PATH, the build
+  /// tree's plugin folder, <prefix>/lib/mip/plugins (beside the executable).
+  static std::vector<std::string> search_path(
+      const std::vector<std::string>& cli_paths,
+      const std::vector<std::string>& config_paths);
+
+  explicit PluginLoader(std::vector<std::string> folders);
+
+  /// Opens one library and checks its manifest; throws PluginLoadError (not
+  /// found, not a library, dlopen error, no manifest) or PluginAbiError.
+  static std::shared_ptr<PluginLibrary> open(const std::string& path);
+
+  /// Opens every *.so in the folders (once); failures are recorded.
+  void discover();
+  /// Adds one library explicitly (after the folders' ones).
+  void add_library(const std::string& path);
+
+  /// The component `name` (or alias) of `kind`; throws PluginLoadError when no
+  /// plugin provides it (with suggestions and the libraries that failed) or
+  /// when two libraries of one folder provide it.
+  const Component& find(sdk::ComponentKind kind, const std::string& name);
+
+  /// Builds a component; plugin exceptions are rethrown naming the plugin.
+  /// The object keeps its library loaded.
+  std::shared_ptr<sdk::Problem> create_problem(const Component& c,
+                                               sdk::Context& ctx) const;
+  std::shared_ptr<sdk::Model> create_model(const Component& c,
+                                           sdk::Context& ctx) const;
+
+  const std::vector<std::string>& folders() const { return folders_; }
+  const std::vector<Component>& components() const { return components_; }
+  const std::vector<PluginFailure>& failures() const { return failures_; }
+  /// Shadowed or duplicate names found by discover().
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  void index(const std::shared_ptr<PluginLibrary>& lib, size_t folder_rank);
+
+  std::vector<std::string> folders_;
+  std::vector<Component> components_;
+  std::vector<size_t> component_rank_;
+  std::vector<PluginFailure> failures_;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> duplicates_;  // "kind:name" provided twice in a folder
+  std::vector<std::string> loaded_paths_;
+  bool discovered_ = false;
+};
+
+/// Runs `fn`, rethrowing any exception as the same mip error kind with
+/// "<who>: " in front (c10::Error and std::exception become mip::Error).
+void rethrow_with_context(const std::string& who);
+
+}  // namespace mip

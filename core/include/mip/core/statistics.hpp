@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <mip/sdk/statistics.hpp>
+
+namespace mip {
+
+/// Formats `value` with a fmt/Python spec ("{:12.10f}", "{:06d}", "{:d}");
+/// integer specs round the value.
+std::string format_statistic(const std::string& format, double value);
+
+/// Keys in declaration order with their formats (shared by both tables).
+class StatisticsTable {
+ public:
+  /// Declares a key; the first declaration's format stays.
+  void declare(const std::string& key, const std::string& format);
+  const std::vector<std::string>& keys() const { return keys_; }
+  const std::string& format(const std::string& key) const;
+  bool declared(const std::string& key) const { return index_.count(key) != 0; }
+  /// "key1,key2,..." (MI-Prometheus's CSV header).
+  std::string csv_header() const;
+
+ protected:
+  size_t index(const std::string& key) const;
+
+  std::vector<std::string> keys_;
+  std::vector<std::string> formats_;
+  std::map<std::string, size_t> index_;
+};
+
+/// Per-episode values (MI-Prometheus's StatisticsCollector).
+class StatisticsCollector final : public sdk::StatisticsCollector,
+                                  public StatisticsTable {
+ public:
+  void add_statistic(const std::string& key, const std::string& format) override;
+  void collect(const std::string& key, double value) override;
+  const std::vector<double>& values(const std::string& key) const override;
+  /// Forgets every value (keys stay).
+  void reset();
+  /// Number of values collected under the first key.
+  size_t count() const;
+  /// The last value of each key, formatted, comma-joined (CSV row).
+  std::string csv_row() const;
+  /// "key value; key value; ... [tag]" from the last values.
+  std::string line(const std::string& tag) const;
+
+ private:
+  std::vector<std::vector<double>> values_;
+};
+
+/// Aggregated values (MI-Prometheus's StatisticsAggregator).
+class StatisticsAggregator final : public sdk::StatisticsAggregator,
+                                   public StatisticsTable {
+ public:
+  void add_aggregator(const std::string& key, const std::string& format) override;
+  void set(const std::string& key, double value) override;
+  double get(const std::string& key) const;
+  std::string csv_row() const;
+  std::string line(const std::string& tag) const;
+
+ private:
+  std::vector<double> values_;
+};
+
+/// A CSV file written row by row; rows are buffered and flushed on flush().
+class CsvWriter {
+ public:
+  CsvWriter() = default;
+  ~CsvWriter();
+  CsvWriter(const CsvWriter&) = delete;
+  CsvWriter& operator=(const CsvWriter&) = delete;
+  /// Creates the file with `header`, or appends when `append` and it exists.
+  void open(const std::string& path, const std::string& header, bool append);
+  void write(const std::string& row);
+  void flush();
+  void close();
+  bool is_open() const { return file_ != nullptr; }
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace mip

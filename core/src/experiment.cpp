@@ -1,0 +1,82 @@
+#include <mip/core/experiment.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include <mip/core/files.hpp>
+#include <mip/sdk/error.hpp>
+
+namespace fs = std::filesystem;
+
+namespace mip {
+
+const char* to_string(RunState state) {
+  switch (state) {
+    case RunState::kRunning: return "running";
+    case RunState::kFinished: return "finished";
+    case RunState::kFailed: return "failed";
+    case RunState::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+namespace {
+std::string time_string(const char* format) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+}  // namespace
+
+std::string now_string() { return time_string("%Y-%m-%d %H:%M:%S"); }
+
+std::string create_experiment_dir(const std::string& root,
+                                  const std::string& problem,
+                                  const std::string& model,
+                                  const std::string& savetag) {
+  const fs::path base = fs::path(expand_user(root)) / problem / model;
+  std::error_code ec;
+  fs::create_directories(base, ec);
+  MIP_CHECK(!ec, Error, "cannot create experiment folder [", base.string(),
+            "]: ", ec.message(), "; choose another --expdir");
+  for (int attempt = 0; attempt < 120; ++attempt) {
+    std::string name = time_string("%Y%m%d_%H%M%S");
+    if (!savetag.empty()) name += "_" + savetag;
+    const fs::path dir = base / name;
+    if (fs::create_directory(dir, ec)) {
+      fs::create_directories(dir / "models");
+      return dir.string();
+    }
+    MIP_CHECK(!ec || ec == std::errc::file_exists, Error,
+              "cannot create experiment folder [", dir.string(), "]: ",
+              ec.message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  throw Error("cannot create a new experiment folder under [" + base.string() +
+              "]: every name is taken");
+}
+
+void write_status(const std::string& dir, const RunStatus& s) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "state" << YAML::Value << to_string(s.state);
+  out << YAML::Key << "terminal_cause" << YAML::Value << s.terminal_cause;
+  out << YAML::Key << "worker" << YAML::Value << s.worker;
+  out << YAML::Key << "episode" << YAML::Value << s.episode;
+  out << YAML::Key << "epoch" << YAML::Value << s.epoch;
+  out << YAML::Key << "best_validation_loss" << YAML::Value << s.best_validation_loss;
+  out << YAML::Key << "best_episode" << YAML::Value << s.best_episode;
+  out << YAML::Key << "started" << YAML::Value << s.started;
+  out << YAML::Key << "updated" << YAML::Value << now_string();
+  out << YAML::EndMap;
+  write_file_atomic((fs::path(dir) / "status.yaml").string(),
+                    std::string(out.c_str()) + "\n");
+}
+
+}  // namespace mip

@@ -1,0 +1,373 @@
+#include <mip/core/plugin_loader.hpp>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <vector>  // before boost/dll (BOOST_DLL_USE_STD_FS)
+
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/shared_library.hpp>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include <mip/core/registry.hpp>
+#include <mip/sdk/build_config.hpp>
+#include <mip/sdk/error.hpp>
+#include <mip/sdk/version.hpp>
+
+namespace fs = std::filesystem;
+
+namespace mip {
+
+const char* to_string(sdk::ComponentKind kind) {
+  return kind == sdk::ComponentKind::kProblem ? "problem" : "model";
+}
+
+void rethrow_with_context(const std::string& who) {
+  try {
+    throw;
+  } catch (const PluginAbiError& e) {
+    throw PluginAbiError(who + ": " + e.what());
+  } catch (const PluginLoadError& e) {
+    throw PluginLoadError(who + ": " + e.what());
+  } catch (const ParameterError& e) {
+    throw ParameterError(who + ": " + e.what());
+  } catch (const ConfigError& e) {
+    throw ConfigError(who + ": " + e.what());
+  } catch (const DataError& e) {
+    throw DataError(who + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(who + ": " + e.what());
+  } catch (const c10::Error& e) {
+    throw Error(who + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Error(who + ": " + e.what());
+  } catch (...) {
+    throw Error(who + ": unknown exception");
+  }
+}
+
+namespace {
+
+std::string exe_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : exe.parent_path().string();
+}
+
+std::vector<std::string> split_colon(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ':'))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string torch_major_minor(const std::string& v) {
+  const auto first = v.find('.');
+  if (first == std::string::npos) return v;
+  const auto second = v.find('.', first + 1);
+  return v.substr(0, second);
+}
+
+/// Checks the manifest against this host; throws PluginAbiError naming both.
+void check_manifest(const std::string& path, const sdk::Manifest* m) {
+  const std::string who = "plugin [" + path + "]";
+  MIP_CHECK(m != nullptr, PluginLoadError, who,
+            ": its manifest entry point returned no manifest");
+  MIP_CHECK(m->manifest_abi == MIP_MANIFEST_ABI, PluginAbiError, who,
+            ": manifest ABI [", m->manifest_abi, "], host manifest ABI [",
+            MIP_MANIFEST_ABI, "]; rebuild the plugin against this SDK");
+  MIP_CHECK(m->manifest_size == sizeof(sdk::Manifest), PluginAbiError, who,
+            ": manifest size [", m->manifest_size, "], host [",
+            sizeof(sdk::Manifest), "]; rebuild the plugin against this SDK");
+  MIP_CHECK(m->sdk_abi == MIP_SDK_ABI, PluginAbiError, who, ": SDK ABI [",
+            m->sdk_abi, "] (SDK ", (m->sdk_version ? m->sdk_version : "?"),
+            "), host SDK ABI [", MIP_SDK_ABI, "] (SDK ", MIP_SDK_VERSION,
+            "); rebuild the plugin against this SDK");
+  const std::string torch = m->torch_version ? m->torch_version : "?";
+  MIP_CHECK(torch_major_minor(torch) == torch_major_minor(TORCH_VERSION),
+            PluginAbiError, who, ": LibTorch [", torch, "], host LibTorch [",
+            TORCH_VERSION, "]; build the plugin with the same LibTorch");
+  MIP_CHECK(m->cxx11_abi == _GLIBCXX_USE_CXX11_ABI, PluginAbiError, who,
+            ": _GLIBCXX_USE_CXX11_ABI [", m->cxx11_abi, "], host [",
+            _GLIBCXX_USE_CXX11_ABI,
+            "]; build the plugin with the host's C++ ABI (use mip_add_plugin)");
+  MIP_CHECK(m->cuda == MIP_TORCH_CUDA, PluginAbiError, who, ": CUDA [",
+            m->cuda ? "on" : "off", "], host CUDA [",
+            MIP_TORCH_CUDA ? "on" : "off",
+            "]; build the plugin against the host's LibTorch");
+  for (uint32_t i = 0; i < m->num_components; ++i) {
+    const auto& c = m->components[i];
+    MIP_CHECK(c.name && c.create && c.destroy &&
+                  (c.kind == sdk::ComponentKind::kProblem ||
+                   c.kind == sdk::ComponentKind::kModel),
+              PluginAbiError, who, ": component ", i,
+              " of its manifest is malformed");
+  }
+}
+
+std::vector<std::string> split_aliases(const char* s) {
+  std::vector<std::string> out;
+  if (!s) return out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> PluginLoader::search_path(
+    const std::vector<std::string>& cli_paths,
+    const std::vector<std::string>& config_paths) {
+  std::vector<std::string> all;
+  for (const auto& p : cli_paths)
+    for (const auto& q : split_colon(p)) all.push_back(q);
+  for (const auto& p : config_paths)
+    for (const auto& q : split_colon(p)) all.push_back(q);
+  if (const char* env = std::getenv("MIP_PLUGIN_PATH"))
+    for (const auto& q : split_colon(env)) all.push_back(q);
+#ifdef MIP_BUILD_PLUGIN_DIR
+  all.push_back(MIP_BUILD_PLUGIN_DIR);
+#endif
+  const std::string exe = exe_dir();
+  if (!exe.empty()) all.push_back((fs::path(exe) / ".." / "lib" / "mip" / "plugins").string());
+#ifdef MIP_INSTALL_PLUGIN_DIR
+  all.push_back(MIP_INSTALL_PLUGIN_DIR);
+#endif
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& p : all) {
+    std::error_code ec;
+    const fs::path canon = fs::weakly_canonical(fs::absolute(p), ec);
+    const std::string key = ec ? p : canon.string();
+    if (seen.insert(key).second) out.push_back(key);
+  }
+  return out;
+}
+
+PluginLoader::PluginLoader(std::vector<std::string> folders)
+    : folders_(std::move(folders)) {}
+
+std::shared_ptr<PluginLibrary> PluginLoader::open(const std::string& path) {
+  const std::string who = "plugin [" + path + "]";
+  std::error_code ec;
+  MIP_CHECK(fs::exists(path, ec), PluginLoadError, who, ": file not found");
+  // Read the exported symbols without running any of the library's code.
+  std::vector<std::string> symbols;
+  try {
+    boost::dll::library_info info(boost::dll::fs::path(path), true);
+    symbols = info.symbols();
+  } catch (const std::exception& e) {
+    throw PluginLoadError(who + ": not a shared library (" + e.what() +
+                          "); remove it from the plugin folder");
+  }
+  const bool has_entry = std::find(symbols.begin(), symbols.end(),
+                                   MIP_PLUGIN_ENTRY_NAME) != symbols.end();
+  MIP_CHECK(has_entry, PluginLoadError, who,
+            ": no MI-Prometheus manifest (the library exports no ",
+            MIP_PLUGIN_ENTRY_NAME,
+            "); register a component with MIP_REGISTER_PROBLEM or "
+            "MIP_REGISTER_MODEL and build it with mip_add_plugin()");
+  auto lib = std::make_shared<boost::dll::shared_library>();
+  const auto mode = boost::dll::load_mode::rtld_lazy |
+                    boost::dll::load_mode::rtld_local |
+                    static_cast<boost::dll::load_mode::type>(RTLD_NODELETE);
+  boost::system::error_code bec;
+  lib->load(boost::dll::fs::path(path), mode, bec);
+  if (bec || !lib->is_loaded()) {
+    // Boost reports only a code; dlopen itself says why.
+    void* h = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
+    const char* why = h ? nullptr : ::dlerror();
+    if (h) ::dlclose(h);
+    throw PluginLoadError(who + ": dlopen failed: " +
+                          (why ? why : bec.message()));
+  }
+  using Entry = const sdk::Manifest*();
+  MIP_CHECK(lib->has(MIP_PLUGIN_ENTRY_NAME), PluginLoadError, who,
+            ": no MI-Prometheus manifest (", MIP_PLUGIN_ENTRY_NAME,
+            " cannot be resolved)");
+  const sdk::Manifest* manifest = nullptr;
+  try {
+    manifest = lib->get<Entry>(MIP_PLUGIN_ENTRY_NAME)();
+  } catch (...) {
+    rethrow_with_context(who + " manifest");
+  }
+  check_manifest(path, manifest);
+  auto out = std::make_shared<PluginLibrary>();
+  out->path = path;
+  out->manifest = manifest;
+  out->handle = lib;
+  return out;
+}
+
+void PluginLoader::index(const std::shared_ptr<PluginLibrary>& lib,
+                         size_t rank) {
+  const sdk::Manifest* m = lib->manifest;
+  for (uint32_t i = 0; i < m->num_components; ++i) {
+    const sdk::ComponentInfo& info = m->components[i];
+    Component c;
+    c.kind = info.kind;
+    c.name = info.name;
+    c.aliases = split_aliases(info.aliases);
+    c.description = info.description ? info.description : "";
+    c.defaults_yaml = info.defaults_yaml ? info.defaults_yaml : "";
+    c.library = lib;
+    c.info = &info;
+    std::vector<std::string> names = c.aliases;
+    names.insert(names.begin(), c.name);
+    for (const auto& n : names) {
+      for (size_t j = 0; j < components_.size(); ++j) {
+        const Component& other = components_[j];
+        if (other.kind != c.kind) continue;
+        const bool clash =
+            other.name == n ||
+            std::find(other.aliases.begin(), other.aliases.end(), n) !=
+                other.aliases.end();
+        if (!clash) continue;
+        if (component_rank_[j] == rank) {
+          duplicates_.push_back(std::string(to_string(c.kind)) + ":" + n);
+          warnings_.push_back(std::string(to_string(c.kind)) + " [" + n +
+                              "] is provided by both [" + other.library->path +
+                              "] and [" + lib->path + "]");
+        } else {
+          warnings_.push_back(std::string(to_string(c.kind)) + " [" + n +
+                              "] of [" + lib->path + "] is shadowed by [" +
+                              other.library->path +
+                              "], which comes earlier in the plugin path");
+        }
+      }
+    }
+    components_.push_back(std::move(c));
+    component_rank_.push_back(rank);
+  }
+}
+
+void PluginLoader::add_library(const std::string& path) {
+  const std::string canon = fs::weakly_canonical(fs::absolute(path)).string();
+  if (std::find(loaded_paths_.begin(), loaded_paths_.end(), canon) !=
+      loaded_paths_.end())
+    return;
+  loaded_paths_.push_back(canon);
+  index(open(canon), folders_.size());
+}
+
+void PluginLoader::discover() {
+  if (discovered_) return;
+  discovered_ = true;
+  for (size_t rank = 0; rank < folders_.size(); ++rank) {
+    std::error_code ec;
+    if (!fs::is_directory(folders_[rank], ec)) continue;
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(folders_[rank], ec)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file(ec) && name.size() > 3 &&
+          name.compare(name.size() - 3, 3, ".so") == 0)
+        files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      const std::string canon = fs::weakly_canonical(f).string();
+      if (std::find(loaded_paths_.begin(), loaded_paths_.end(), canon) !=
+          loaded_paths_.end())
+        continue;
+      loaded_paths_.push_back(canon);
+      try {
+        index(open(canon), rank);
+      } catch (const Error& e) {
+        failures_.push_back({canon, e.what()});
+      }
+    }
+  }
+}
+
+const Component& PluginLoader::find(sdk::ComponentKind kind,
+                                    const std::string& name) {
+  discover();
+  const std::string key = std::string(to_string(kind)) + ":" + name;
+  if (std::find(duplicates_.begin(), duplicates_.end(), key) !=
+      duplicates_.end()) {
+    std::string which;
+    for (const auto& c : components_)
+      if (c.kind == kind &&
+          (c.name == name || std::find(c.aliases.begin(), c.aliases.end(),
+                                       name) != c.aliases.end()))
+        which += " [" + c.library->path + "]";
+    throw PluginLoadError(std::string(to_string(kind)) + " [" + name +
+                          "] is provided by more than one plugin:" + which +
+                          "; remove one of them from the plugin folder");
+  }
+  for (const auto& c : components_) {
+    if (c.kind != kind) continue;
+    if (c.name == name ||
+        std::find(c.aliases.begin(), c.aliases.end(), name) != c.aliases.end())
+      return c;
+  }
+  std::vector<std::string> names;
+  for (const auto& c : components_) {
+    if (c.kind != kind) continue;
+    names.push_back(c.name);
+    names.insert(names.end(), c.aliases.begin(), c.aliases.end());
+  }
+  std::string msg = "no plugin provides the " + std::string(to_string(kind)) +
+                    " [" + name + "]";
+  const auto best = closest(name, names);
+  if (!best.empty()) {
+    msg += "; did you mean";
+    for (size_t i = 0; i < best.size(); ++i)
+      msg += (i ? " or [" : " [") + best[i] + "]";
+    msg += "?";
+  }
+  std::string known;
+  for (const auto& n : names) known += " " + n;
+  msg += "\n  known " + std::string(to_string(kind)) + "s:" +
+         (known.empty() ? " (none)" : known);
+  msg += "\n  plugin folders searched:";
+  for (const auto& f : folders_)
+    msg += "\n    " + f + (fs::is_directory(f) ? "" : " (missing)");
+  for (const auto& f : failures_)
+    msg += "\n  could not load " + f.path + ":\n    " + f.reason;
+  msg += "\n  (mip-plugins list shows what is installed; --plugin-path or "
+         "MIP_PLUGIN_PATH add folders)";
+  throw PluginLoadError(msg);
+}
+
+namespace {
+/// Calls a component's factory; the object's deleter keeps its library alive.
+template <typename T>
+std::shared_ptr<T> create_component(const Component& c, sdk::Context& ctx) {
+  void* raw = nullptr;
+  try {
+    raw = c.info->create(ctx);
+  } catch (...) {
+    rethrow_with_context(std::string(to_string(c.kind)) + " [" + c.name +
+                         "] of plugin [" + c.library->path + "]");
+  }
+  auto destroy = c.info->destroy;
+  auto lib = c.library;
+  return std::shared_ptr<T>(static_cast<T*>(raw),
+                            [destroy, lib](T* p) { destroy(p); });
+}
+}  // namespace
+
+std::shared_ptr<sdk::Problem> PluginLoader::create_problem(
+    const Component& c, sdk::Context& ctx) const {
+  MIP_INTERNAL_ASSERT(c.kind == sdk::ComponentKind::kProblem);
+  return create_component<sdk::Problem>(c, ctx);
+}
+
+std::shared_ptr<sdk::Model> PluginLoader::create_model(const Component& c,
+                                                       sdk::Context& ctx) const {
+  MIP_INTERNAL_ASSERT(c.kind == sdk::ComponentKind::kModel);
+  return create_component<sdk::Model>(c, ctx);
+}
+
+}  // namespace mip

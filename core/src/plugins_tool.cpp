@@ -1,0 +1,125 @@
+// mip-plugins: what plugins are found, and what each provides.
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <mip/core/plugin_loader.hpp>
+#include <mip/core/worker.hpp>
+#include <mip/sdk/error.hpp>
+
+namespace mip {
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: mip-plugins [--plugin-path DIR]... list\n"
+    "       mip-plugins [--plugin-path DIR]... info <component name | library.so>\n\n"
+    "Lists the problems and models found in the plugin folders (searched in\n"
+    "this order: --plugin-path, $MIP_PLUGIN_PATH, the build tree, <prefix>/lib/mip/plugins),\n"
+    "or shows one component's library, versions, ABI fields and default parameters.\n";
+
+void print_library(const PluginLibrary& lib) {
+  const sdk::Manifest& m = *lib.manifest;
+  std::cout << "library:        " << lib.path << "\n"
+            << "SDK version:    " << m.sdk_version << " (SDK ABI " << m.sdk_abi
+            << ", manifest ABI " << m.manifest_abi << ")\n"
+            << "LibTorch:       " << m.torch_version << "\n"
+            << "C++11 ABI:      " << m.cxx11_abi << "\n"
+            << "CUDA:           " << (m.cuda ? "on" : "off") << "\n"
+            << "build type:     " << m.build_type << "\n";
+}
+
+void print_component(const Component& c) {
+  std::cout << to_string(c.kind) << ":" << std::string(8 - std::string(to_string(c.kind)).size(), ' ')
+            << c.name << "\n";
+  if (!c.aliases.empty()) {
+    std::cout << "aliases:        ";
+    for (size_t i = 0; i < c.aliases.size(); ++i) std::cout << (i ? ", " : "") << c.aliases[i];
+    std::cout << "\n";
+  }
+  std::cout << "description:    " << c.description << "\n";
+  print_library(*c.library);
+  std::cout << "default parameters:\n";
+  std::string line;
+  std::istringstream in(c.defaults_yaml);
+  while (std::getline(in, line)) std::cout << "  " << line << "\n";
+}
+
+}  // namespace
+
+int run_plugins_tool(int argc, char** argv) {
+  std::vector<std::string> paths, args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (a == "--plugin-path" && i + 1 < argc) {
+      paths.push_back(argv[++i]);
+    } else if (a.rfind("--plugin-path=", 0) == 0) {
+      paths.push_back(a.substr(14));
+    } else if (!a.empty() && a[0] == '-') {
+      std::cerr << "mip-plugins: unknown option " << a << "\n" << kUsage;
+      return kExitUsage;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty() || (args[0] != "list" && args[0] != "info") ||
+      (args[0] == "info" && args.size() != 2) || (args[0] == "list" && args.size() != 1)) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  PluginLoader loader(PluginLoader::search_path(paths, {}));
+  try {
+    if (args[0] == "info" && args[1].size() > 3 &&
+        args[1].compare(args[1].size() - 3, 3, ".so") == 0) {
+      loader.add_library(args[1]);
+      for (const auto& c : loader.components()) {
+        print_component(c);
+        std::cout << "\n";
+      }
+      return kExitOk;
+    }
+    loader.discover();
+    if (args[0] == "list") {
+      std::cout << "Plugin folders (in search order):\n";
+      for (const auto& f : loader.folders()) std::cout << "  " << f << "\n";
+      for (auto kind : {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
+        std::cout << "\n" << (kind == sdk::ComponentKind::kProblem ? "Problems" : "Models") << ":\n";
+        for (const auto& c : loader.components()) {
+          if (c.kind != kind) continue;
+          std::string names = c.name;
+          for (const auto& a : c.aliases) names += ", " + a;
+          std::cout << "  " << names << "\n      " << c.description << "\n      "
+                    << c.library->path << "\n";
+        }
+      }
+      for (const auto& w : loader.warnings()) std::cout << "\nwarning: " << w << "\n";
+      for (const auto& f : loader.failures())
+        std::cout << "\nnot loaded: " << f.path << "\n  " << f.reason << "\n";
+      return loader.failures().empty() ? kExitOk : kExitPlugin;
+    }
+    for (auto kind : {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
+      for (const auto& c : loader.components()) {
+        if (c.kind != kind) continue;
+        bool match = c.name == args[1];
+        for (const auto& a : c.aliases) match = match || a == args[1];
+        if (match) {
+          print_component(c);
+          return kExitOk;
+        }
+      }
+    }
+    // Not found: let find() explain (suggestions, folders, failures).
+    loader.find(sdk::ComponentKind::kProblem, args[1]);
+  } catch (const Error& e) {
+    std::cerr << "mip-plugins: " << e.what() << "\n";
+    return kExitPlugin;
+  }
+  return kExitPlugin;
+}
+
+}  // namespace mip

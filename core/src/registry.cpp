@@ -1,0 +1,573 @@
+#include <mip/core/registry.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <mip/sdk/error.hpp>
+
+namespace fs = std::filesystem;
+
+namespace mip {
+
+std::string KeyIssue::to_string() const {
+  std::string s = origin + ": unknown key [" + path + "]";
+  if (!hint.empty()) s += "; " + hint;
+  return s;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) ==
+                                                std::tolower(b[j - 1])
+                                            ? 0
+                                            : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::vector<std::string> closest(const std::string& word,
+                                 const std::vector<std::string>& candidates) {
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    const bool prefix = c.size() > 2 && word.size() > 2 &&
+                        (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0);
+    if (d <= limit || prefix) scored.emplace_back(d, c);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (const auto& s : scored) {
+    if (out.size() == 3) break;
+    if (std::find(out.begin(), out.end(), s.second) == out.end())
+      out.push_back(s.second);
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : path) {
+    if (c == '.') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  return parts;
+}
+
+std::string join(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+/// The node at `path` below `root`, or an invalid/undefined node.
+YAML::Node find(const YAML::Node& root, const std::vector<std::string>& parts) {
+  YAML::Node cur = root;
+  for (const auto& p : parts) {
+    if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    const YAML::Node& lookup = cur;  // const access adds no empty entries
+    YAML::Node next = lookup[p];
+    if (!next.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+    cur.reset(next);
+  }
+  return cur;
+}
+
+/// Records the origin of every node below `node` (maps included).
+void record_origins(const YAML::Node& node, const std::string& prefix,
+                    const std::string& file,
+                    std::map<std::string, std::string>& origins) {
+  const auto mark = node.Mark();
+  std::string where = file;
+  if (!file.empty() && file.front() != '-' && mark.line >= 0 &&
+      file.rfind("defaults of", 0) != 0)
+    where += ":" + std::to_string(mark.line + 1);
+  if (!prefix.empty()) origins[prefix] = where;
+  if (node.IsMap()) {
+    for (const auto& kv : node)
+      record_origins(kv.second, join(prefix, kv.first.as<std::string>()), file,
+                     origins);
+  }
+}
+
+/// Merges `src` into `dst` where `dst` has nothing: the first (dst) wins.
+void merge_missing(YAML::Node dst, const YAML::Node& src,
+                   const std::string& prefix, const std::string& file,
+                   std::map<std::string, std::string>& origins) {
+  for (const auto& kv : src) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string path = join(prefix, key);
+    YAML::Node existing = dst[key];
+    if (!existing.IsDefined()) {
+      dst[key] = YAML::Clone(kv.second);
+      record_origins(kv.second, path, file, origins);
+    } else if (existing.IsMap() && kv.second.IsMap()) {
+      merge_missing(existing, kv.second, path, file, origins);
+    }
+  }
+}
+
+/// Sets `value` at `parts` below `root`, creating maps on the way (replacing
+/// scalars in the way).
+void set_at(YAML::Node root, const std::vector<std::string>& parts,
+            const YAML::Node& value) {
+  YAML::Node cur = root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = cur[parts[i]];
+    if (!next.IsMap()) {
+      cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      next.reset(cur[parts[i]]);
+    }
+    cur.reset(next);
+  }
+  cur[parts.back()] = value;
+}
+
+YAML::Node parse_yaml_text(const std::string& text, const std::string& name) {
+  try {
+    YAML::Node n = YAML::Load(text);
+    return n;
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) +
+                      ": invalid YAML: " + e.msg);
+  }
+}
+
+}  // namespace
+
+struct ParamRegistry::Impl {
+  YAML::Node config{YAML::NodeType::Map};
+  YAML::Node defaults{YAML::NodeType::Map};
+  std::map<std::string, std::string> config_origin;
+  std::map<std::string, std::string> default_origin;
+  std::set<std::string> known;
+  std::set<std::string> open;
+  std::vector<std::string> files;
+  std::vector<std::string> warnings;
+  mutable YAML::Node resolved;
+  mutable bool dirty = true;
+
+  const YAML::Node& resolve() const {
+    if (dirty) {
+      resolved.reset(YAML::Clone(config));
+      std::map<std::string, std::string> ignored;
+      merge_missing(resolved, defaults, "", "", ignored);
+      dirty = false;
+    }
+    return resolved;
+  }
+
+  std::string origin_of(const std::string& path) const {
+    auto it = config_origin.find(path);
+    if (it != config_origin.end()) return it->second;
+    it = default_origin.find(path);
+    if (it != default_origin.end()) return it->second;
+    return "";
+  }
+
+  // --- loading -------------------------------------------------------------
+
+  /// Resolves an include relative to the including file, then the CWD.
+  fs::path locate(const std::string& name, const fs::path& including,
+                  const std::string& included_from) const {
+    fs::path p = name;
+    if (!name.empty() && name[0] == '~') {
+      const char* home = std::getenv("HOME");
+      if (home) p = fs::path(home) / name.substr(name.size() > 1 ? 2 : 1);
+    }
+    std::vector<fs::path> tried;
+    if (p.is_absolute()) {
+      tried.push_back(p);
+    } else {
+      if (!including.empty()) tried.push_back(including.parent_path() / p);
+      tried.push_back(fs::current_path() / p);
+    }
+    for (const auto& t : tried)
+      if (fs::is_regular_file(t)) return t;
+    std::string msg = "config file [" + name + "] not found";
+    if (!included_from.empty()) msg += " (named in " + included_from + ")";
+    msg += "; looked for:";
+    for (const auto& t : tried) msg += " " + t.string();
+    throw ConfigError(msg);
+  }
+
+  YAML::Node read_file(const fs::path& path) const {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("config file [" + path.string() + "] cannot be read");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    YAML::Node n = parse_yaml_text(ss.str(), path.string());
+    if (n.IsNull() || !n.IsDefined()) return YAML::Node(YAML::NodeType::Map);
+    if (!n.IsMap())
+      throw ConfigError(path.string() +
+                        ":1: a configuration file must hold a YAML map of "
+                        "sections (training, validation, testing, model)");
+    return n;
+  }
+
+  static std::vector<std::string> include_list(const YAML::Node& node) {
+    std::vector<std::string> out;
+    if (node.IsSequence()) {
+      for (const auto& n : node) out.push_back(trim(n.as<std::string>()));
+    } else if (node.IsScalar()) {
+      std::stringstream ss(node.as<std::string>());
+      std::string item;
+      while (std::getline(ss, item, ',')) {
+        item = trim(item);
+        if (!item.empty()) out.push_back(item);
+      }
+    }
+    return out;
+  }
+
+  /// Visits one file and its includes, depth-first, pre-order.
+  void visit(const std::string& name, const fs::path& including,
+             const std::string& included_from, std::vector<fs::path>& stack,
+             std::set<fs::path>& seen,
+             std::vector<std::pair<std::string, YAML::Node>>& out) {
+    const fs::path path = fs::weakly_canonical(locate(name, including, included_from));
+    if (std::find(stack.begin(), stack.end(), path) != stack.end()) {
+      std::string chain;
+      for (const auto& s : stack) chain += s.filename().string() + " -> ";
+      chain += path.filename().string();
+      throw ConfigError("default_configs cycle: " + chain + " (in " +
+                        included_from + "); remove one of these includes");
+    }
+    if (seen.count(path)) {
+      warnings.push_back("config file [" + path.string() +
+                         "] is included more than once; later inclusion (" +
+                         (included_from.empty() ? "--config" : included_from) +
+                         ") skipped");
+      return;
+    }
+    seen.insert(path);
+    YAML::Node node = read_file(path);
+    out.emplace_back(path.string(), node);
+    stack.push_back(path);
+    const YAML::Node inc = node["default_configs"];
+    if (inc.IsDefined() && !inc.IsNull()) {
+      const std::string from =
+          path.string() + ":" + std::to_string(inc.Mark().line + 1);
+      for (const auto& child : include_list(inc))
+        visit(child, path, from, stack, seen, out);
+    }
+    stack.pop_back();
+  }
+};
+
+ParamRegistry::ParamRegistry() : impl_(std::make_unique<Impl>()) {}
+ParamRegistry::~ParamRegistry() = default;
+
+void ParamRegistry::load_files(const std::vector<std::string>& files) {
+  std::vector<std::pair<std::string, YAML::Node>> ordered;
+  std::set<fs::path> seen;
+  for (const auto& f : files) {
+    std::vector<fs::path> stack;
+    impl_->visit(trim(f), {}, "", stack, seen, ordered);
+  }
+  for (auto& [path, node] : ordered) {
+    merge_missing(impl_->config, node, "", path, impl_->config_origin);
+    impl_->files.push_back(path);
+  }
+  impl_->dirty = true;
+}
+
+void ParamRegistry::apply_override(const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  MIP_CHECK(eq != std::string::npos && eq > 0, ConfigError, "--set [",
+            assignment, "]: expected key.path=value, e.g. --set ",
+            "training.optimizer.lr=0.001");
+  const std::string key = trim(assignment.substr(0, eq));
+  const std::string text = assignment.substr(eq + 1);
+  const auto parts = split_path(key);
+  MIP_CHECK(!parts.empty(), ConfigError, "--set [", assignment,
+            "]: empty key path");
+  YAML::Node value = parse_yaml_text(text.empty() ? "~" : text,
+                                     "--set " + key);
+  set_at(impl_->config, parts, value);
+  // Drop origins of what was below, then record the override.
+  auto& o = impl_->config_origin;
+  for (auto it = o.lower_bound(key); it != o.end() && it->first.rfind(key, 0) == 0;)
+    it = o.erase(it);
+  record_origins(value, key, "--set", o);
+  impl_->dirty = true;
+}
+
+void ParamRegistry::add_defaults(const std::string& path,
+                                 const std::string& yaml_text,
+                                 const std::string& origin) {
+  YAML::Node node = parse_yaml_text(yaml_text, origin);
+  if (!node.IsDefined() || node.IsNull()) node = YAML::Node(YAML::NodeType::Map);
+  MIP_CHECK(node.IsMap(), ConfigError, origin,
+            ": default parameters must be a YAML map");
+  const auto parts = split_path(path);
+  YAML::Node wrapped = node;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    YAML::Node outer(YAML::NodeType::Map);
+    outer[*it] = wrapped;
+    wrapped.reset(outer);
+  }
+  merge_missing(impl_->defaults, wrapped, "", origin, impl_->default_origin);
+  std::function<void(const YAML::Node&, const std::string&)> mark_known =
+      [&](const YAML::Node& n, const std::string& prefix) {
+        impl_->known.insert(prefix);
+        if (n.IsMap())
+          for (const auto& kv : n)
+            mark_known(kv.second, join(prefix, kv.first.as<std::string>()));
+      };
+  mark_known(node, path);
+  impl_->dirty = true;
+}
+
+void ParamRegistry::add_default_number(const std::string& path, double value,
+                                       const std::string& origin) {
+  const auto parts = split_path(path);
+  MIP_INTERNAL_ASSERT(!parts.empty());
+  YAML::Node existing = find(impl_->defaults, parts);
+  if (existing.IsDefined() && !existing.IsNull()) return;
+  if (value == static_cast<double>(static_cast<int64_t>(value)))
+    set_at(impl_->defaults, parts, YAML::Node(static_cast<int64_t>(value)));
+  else
+    set_at(impl_->defaults, parts, YAML::Node(value));
+  impl_->default_origin[path] = origin;
+  impl_->known.insert(path);
+  impl_->dirty = true;
+}
+
+void ParamRegistry::set_value(const std::string& path,
+                              const std::string& yaml_value,
+                              const std::string& origin) {
+  const auto parts = split_path(path);
+  MIP_INTERNAL_ASSERT(!parts.empty());
+  set_at(impl_->config, parts, parse_yaml_text(yaml_value, origin));
+  impl_->config_origin[path] = origin;
+  impl_->known.insert(path);
+  impl_->dirty = true;
+}
+
+void ParamRegistry::declare_known(const std::string& path, bool open) {
+  impl_->known.insert(path);
+  if (open) impl_->open.insert(path);
+}
+
+std::vector<KeyIssue> ParamRegistry::unknown_keys() const {
+  std::vector<KeyIssue> issues;
+  const auto& known = impl_->known;
+  std::function<void(const YAML::Node&, const std::string&)> walk =
+      [&](const YAML::Node& node, const std::string& prefix) {
+        for (const auto& kv : node) {
+          const std::string key = kv.first.as<std::string>();
+          const std::string path = join(prefix, key);
+          if (impl_->open.count(path)) continue;
+          if (!known.count(path)) {
+            std::vector<std::string> siblings;
+            const std::string parent = prefix.empty() ? "" : prefix + ".";
+            for (auto it = known.lower_bound(parent);
+                 it != known.end() && it->compare(0, parent.size(), parent) == 0;
+                 ++it) {
+              const std::string rest = it->substr(parent.size());
+              if (!rest.empty() && rest.find('.') == std::string::npos)
+                siblings.push_back(rest);
+            }
+            std::string hint;
+            const auto best = closest(key, siblings);
+            if (!best.empty()) {
+              hint = "did you mean";
+              for (size_t i = 0; i < best.size(); ++i)
+                hint += (i ? " or [" : " [") + best[i] + "]";
+              hint += "?";
+            } else if (!siblings.empty() && siblings.size() <= 12) {
+              hint = "known keys here:";
+              for (const auto& s : siblings) hint += " " + s;
+            }
+            issues.push_back({impl_->origin_of(path), path, hint});
+            continue;
+          }
+          if (kv.second.IsMap()) walk(kv.second, path);
+        }
+      };
+  walk(impl_->config, "");
+  return issues;
+}
+
+bool ParamRegistry::has(const std::string& path) const {
+  YAML::Node n = find(impl_->resolve(), split_path(path));
+  return n.IsDefined() && !n.IsNull();
+}
+
+std::string ParamRegistry::origin(const std::string& path) const {
+  return impl_->origin_of(path);
+}
+
+std::string ParamRegistry::dump() const {
+  YAML::Node copy = YAML::Clone(impl_->resolve());
+  copy.remove("default_configs");
+  YAML::Emitter out;
+  out << copy;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> ParamRegistry::files() const { return impl_->files; }
+
+std::vector<std::string> ParamRegistry::warnings() const {
+  return impl_->warnings;
+}
+
+// --- the view plugins read ---------------------------------------------------
+
+namespace {
+
+class YamlParamView final : public sdk::ParamView {
+ public:
+  YamlParamView(const ParamRegistry::Impl* reg, YAML::Node node, std::string path)
+      : reg_(reg), node_(std::move(node)), path_(std::move(path)) {}
+
+  std::string path() const override { return path_; }
+
+  bool has(const std::string& key) const override {
+    YAML::Node n = find(node_, split_path(key));
+    return n.IsDefined() && !n.IsNull();
+  }
+
+  std::vector<std::string> keys() const override {
+    std::vector<std::string> out;
+    if (node_.IsMap())
+      for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+    return out;
+  }
+
+  std::unique_ptr<sdk::ParamView> child(const std::string& key) const override {
+    YAML::Node n = find(node_, split_path(key));
+    if (!n.IsDefined() || n.IsNull())
+      return std::make_unique<YamlParamView>(reg_, YAML::Node(YAML::NodeType::Map),
+                                             full(key));
+    if (!n.IsMap()) fail(key, n, "a map of parameters");
+    return std::make_unique<YamlParamView>(reg_, n, full(key));
+  }
+
+  bool get_bool(const std::string& key) const override {
+    return convert<bool>(key, "true or false");
+  }
+  int64_t get_int(const std::string& key) const override {
+    return convert<int64_t>(key, "an integer");
+  }
+  double get_double(const std::string& key) const override {
+    return convert<double>(key, "a number");
+  }
+  std::string get_string(const std::string& key) const override {
+    const YAML::Node n = require(key);
+    if (!n.IsScalar()) fail(key, n, "a string");
+    return n.Scalar();
+  }
+  std::vector<int64_t> get_int_list(const std::string& key) const override {
+    return list<int64_t>(key, "a list of integers");
+  }
+  std::vector<double> get_double_list(const std::string& key) const override {
+    return list<double>(key, "a list of numbers");
+  }
+  std::vector<std::string> get_string_list(const std::string& key) const override {
+    const YAML::Node n = require(key);
+    if (n.IsScalar()) {  // MI-Prometheus style: "a, b, c"
+      std::vector<std::string> out;
+      std::stringstream ss(n.Scalar());
+      std::string item;
+      while (std::getline(ss, item, ','))
+        if (!trim(item).empty()) out.push_back(trim(item));
+      return out;
+    }
+    return list<std::string>(key, "a list of strings");
+  }
+
+ private:
+  std::string full(const std::string& key) const { return join(path_, key); }
+
+  [[noreturn]] void fail(const std::string& key, const YAML::Node& n,
+                         const std::string& expected) const {
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    std::string where = reg_->origin_of(full(key));
+    throw ParameterError("parameter [" + full(key) + "] = " + e.c_str() +
+                         (where.empty() ? "" : " (" + where + ")") +
+                         ": expected " + expected);
+  }
+
+  YAML::Node require(const std::string& key) const {
+    YAML::Node n = find(node_, split_path(key));
+    if (!n.IsDefined() || n.IsNull()) {
+      std::string where = reg_->origin_of(full(key));
+      throw ParameterError(
+          "parameter [" + full(key) + "] is required but not set" +
+          (where.empty() ? "" : " (left empty in " + where + ")") +
+          "; add it to your configuration or pass --set " + full(key) + "=...");
+    }
+    return n;
+  }
+
+  template <typename T>
+  T convert(const std::string& key, const std::string& expected) const {
+    const YAML::Node n = require(key);
+    if (!n.IsScalar()) fail(key, n, expected);
+    T value{};
+    if (!YAML::convert<T>::decode(n, value)) fail(key, n, expected);
+    return value;
+  }
+
+  template <typename T>
+  std::vector<T> list(const std::string& key, const std::string& expected) const {
+    const YAML::Node n = require(key);
+    if (!n.IsSequence()) fail(key, n, expected);
+    std::vector<T> out;
+    for (const auto& item : n) {
+      T value{};
+      if (!item.IsScalar() || !YAML::convert<T>::decode(item, value))
+        fail(key, n, expected);
+      out.push_back(value);
+    }
+    return out;
+  }
+
+  const ParamRegistry::Impl* reg_;
+  YAML::Node node_;
+  std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<sdk::ParamView> ParamRegistry::view(const std::string& path) const {
+  YAML::Node n = find(impl_->resolve(), split_path(path));
+  if (!n.IsDefined() || n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
+  MIP_CHECK(n.IsMap(), ConfigError, "[", path, "] must be a map of parameters (",
+            impl_->origin_of(path), ")");
+  // Detach from the cache so later changes do not move the view.
+  return std::make_unique<YamlParamView>(impl_.get(), YAML::Clone(n), path);
+}
+
+}  // namespace mip

@@ -1,0 +1,149 @@
+#include <mip/core/statistics.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include <mip/sdk/error.hpp>
+
+namespace mip {
+
+std::string format_statistic(const std::string& format, double value) {
+  const bool integral = format.size() >= 3 &&
+                        format[format.size() - 2] == 'd' &&
+                        format.back() == '}';
+  try {
+    if (integral)
+      return fmt::format(fmt::runtime(format), std::llround(value));
+    return fmt::format(fmt::runtime(format), value);
+  } catch (const fmt::format_error& e) {
+    throw Error("statistics format [" + format + "] is invalid: " + e.what());
+  }
+}
+
+void StatisticsTable::declare(const std::string& key, const std::string& format) {
+  if (index_.count(key)) return;
+  format_statistic(format, 0.0);  // validate now, not at the first write
+  index_[key] = keys_.size();
+  keys_.push_back(key);
+  formats_.push_back(format);
+}
+
+const std::string& StatisticsTable::format(const std::string& key) const {
+  return formats_[index(key)];
+}
+
+size_t StatisticsTable::index(const std::string& key) const {
+  auto it = index_.find(key);
+  MIP_CHECK(it != index_.end(), Error, "statistic [", key,
+            "] was never declared; declare it in add_statistics() / "
+            "add_aggregators()");
+  return it->second;
+}
+
+std::string StatisticsTable::csv_header() const {
+  std::string out;
+  for (size_t i = 0; i < keys_.size(); ++i) out += (i ? "," : "") + keys_[i];
+  return out;
+}
+
+void StatisticsCollector::add_statistic(const std::string& key,
+                                        const std::string& format) {
+  declare(key, format);
+  values_.resize(keys_.size());
+}
+
+void StatisticsCollector::collect(const std::string& key, double value) {
+  values_[index(key)].push_back(value);
+}
+
+const std::vector<double>& StatisticsCollector::values(const std::string& key) const {
+  return values_[index(key)];
+}
+
+void StatisticsCollector::reset() {
+  for (auto& v : values_) v.clear();
+}
+
+size_t StatisticsCollector::count() const {
+  return values_.empty() ? 0 : values_.front().size();
+}
+
+std::string StatisticsCollector::csv_row() const {
+  std::string out;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (i) out += ',';
+    if (!values_[i].empty()) out += format_statistic(formats_[i], values_[i].back());
+  }
+  return out;
+}
+
+std::string StatisticsCollector::line(const std::string& tag) const {
+  std::string out;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (values_[i].empty()) continue;
+    out += keys_[i] + " " + format_statistic(formats_[i], values_[i].back()) + "; ";
+  }
+  return out + "[" + tag + "]";
+}
+
+void StatisticsAggregator::add_aggregator(const std::string& key,
+                                          const std::string& format) {
+  declare(key, format);
+  values_.resize(keys_.size(), -1.0);
+}
+
+void StatisticsAggregator::set(const std::string& key, double value) {
+  values_[index(key)] = value;
+}
+
+double StatisticsAggregator::get(const std::string& key) const {
+  return values_[index(key)];
+}
+
+std::string StatisticsAggregator::csv_row() const {
+  std::string out;
+  for (size_t i = 0; i < keys_.size(); ++i)
+    out += (i ? "," : "") + format_statistic(formats_[i], values_[i]);
+  return out;
+}
+
+std::string StatisticsAggregator::line(const std::string& tag) const {
+  std::string out;
+  for (size_t i = 0; i < keys_.size(); ++i)
+    out += keys_[i] + " " + format_statistic(formats_[i], values_[i]) + "; ";
+  return out + "[" + tag + "]";
+}
+
+CsvWriter::~CsvWriter() { close(); }
+
+void CsvWriter::open(const std::string& path, const std::string& header,
+                     bool append) {
+  close();
+  const bool exists = std::filesystem::exists(path);
+  file_ = std::fopen(path.c_str(), append ? "a" : "w");
+  MIP_CHECK(file_ != nullptr, Error, "cannot open [", path,
+            "] for writing: ", std::strerror(errno));
+  path_ = path;
+  if (!append || !exists) std::fprintf(file_, "%s\n", header.c_str());
+}
+
+void CsvWriter::write(const std::string& row) {
+  MIP_INTERNAL_ASSERT(file_ != nullptr);
+  std::fwrite(row.data(), 1, row.size(), file_);
+  std::fputc('\n', file_);
+}
+
+void CsvWriter::flush() {
+  if (file_) std::fflush(file_);
+}
+
+void CsvWriter::close() {
+  if (file_) std::fclose(file_);
+  file_ = nullptr;
+}
+
+}  // namespace mip

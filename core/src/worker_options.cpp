@@ -1,0 +1,90 @@
+#include <mip/core/worker.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <sstream>
+
+#include <mip/sdk/error.hpp>
+
+namespace po = boost::program_options;
+
+namespace mip {
+
+std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
+                                                  const std::string& worker,
+                                                  const std::string& summary) {
+  WorkerOptions o;
+  o.worker = worker;
+  std::string config, ll, log_level;
+  int64_t seed = 0;
+  int tensorboard = 0, visualize = 0;
+  po::options_description desc("Options");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help and exit")
+    ("config", po::value(&config),
+     "comma-separated YAML files, the first wins over the later ones and "
+     "over what they include (default_configs)")
+    ("set", po::value(&o.sets)->composing(),
+     "override one key, e.g. --set training.optimizer.lr=0.001 (repeatable; "
+     "beats every file)")
+    ("model", po::value(&o.model_checkpoint),
+     "checkpoint (.pt) to start from (beats model.load)")
+    ("gpu", po::bool_switch(&o.gpu), "train on CUDA (fails when there is none)")
+    ("expdir", po::value(&o.expdir)->default_value("./experiments"),
+     "root folder of the experiments")
+    ("savetag", po::value(&o.savetag), "appended as _<tag> to the experiment folder")
+    ("log-level", po::value(&log_level),
+     "console log level: trace, debug, info, warning, error, critical")
+    ("ll", po::value(&ll), "the same (MI-Prometheus's spelling: DEBUG, INFO, ...)")
+    ("li", po::value(&o.log_interval)->default_value(100),
+     "console statistics line every N episodes (CSV gets every episode)")
+    ("plugin-path", po::value(&o.plugin_paths)->composing(),
+     "extra plugin folder, searched first (repeatable; ':' separates several)")
+    ("seed", po::value(&seed),
+     "seed of both seed_torch and seed_numpy (-1: draw one and record it)")
+    ("lenient", po::bool_switch(&o.lenient),
+     "unknown configuration keys are warnings, not errors")
+    ("agree", po::bool_switch(&o.agree),
+     "wait for Enter after printing the final configuration")
+    ("tensorboard", po::value(&tensorboard),
+     "TensorBoard level 0/1/2 (not available yet: warns)")
+    ("visualize", po::value(&visualize), "interactive plots (not available: warns)");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv)
+                  .options(desc)
+                  .style(po::command_line_style::default_style)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::ostringstream os;
+    os << worker << ": " << e.what() << " (see " << worker << " --help)";
+    throw ConfigError(os.str());
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: " << worker << " --config exp.yaml [options]\n\n"
+              << summary << "\n\n" << desc << "\n";
+    return std::nullopt;
+  }
+  std::stringstream ss(config);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) o.configs.push_back(item);
+  }
+  if (!ll.empty()) o.log_level = ll;
+  if (!log_level.empty()) o.log_level = log_level;
+  if (vm.count("seed")) o.seed = seed;
+  if (vm.count("tensorboard")) o.tensorboard = tensorboard;
+  if (vm.count("visualize")) o.visualize = visualize;
+  MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",
+            o.log_interval);
+  return o;
+}
+
+}  // namespace mip

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package MI-Prometheus C++ needs to build, test and run.
+# Idempotent and non-interactive: run it as root (or through sudo) on Debian 12.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU)
+  libopenblas0-openmp     # several times faster than the reference BLAS; OpenMP build (not -pthread)
+  libyaml-cpp-dev
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libspdlog-dev libfmt-dev
+  libgtest-dev googletest
+  zlib1g-dev
+  dataset-fashion-mnist   # real Fashion-MNIST (gzipped IDX) in /usr/share/datasets/fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"
