@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <mip/core/plugin_loader.hpp>
+#include <mip/core/registry.hpp>
 #include <mip/core/worker.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -31,8 +32,8 @@ void print_library(const PluginLibrary& lib) {
 }
 
 void print_component(const Component& c) {
-  std::cout << to_string(c.kind) << ":" << std::string(8 - std::string(to_string(c.kind)).size(), ' ')
-            << c.name << "\n";
+  const std::string kind = std::string(to_string(c.kind)) + ":";
+  std::cout << kind << std::string(16 - kind.size(), ' ') << c.name << "\n";
   if (!c.aliases.empty()) {
     std::cout << "aliases:        ";
     for (size_t i = 0; i < c.aliases.size(); ++i) std::cout << (i ? ", " : "") << c.aliases[i];
@@ -113,8 +114,18 @@ int run_plugins_tool(int argc, char** argv) {
         }
       }
     }
-    // Not found: let find() explain (suggestions, folders, failures).
-    loader.find(sdk::ComponentKind::kProblem, args[1]);
+    std::vector<std::string> names;
+    for (const auto& c : loader.components()) {
+      names.push_back(c.name);
+      names.insert(names.end(), c.aliases.begin(), c.aliases.end());
+    }
+    std::cerr << "mip-plugins: no plugin provides [" << args[1] << "]";
+    const auto best = closest(args[1], names);
+    if (!best.empty()) std::cerr << "; did you mean [" << best[0] << "]?";
+    std::cerr << "\n  folders searched:";
+    for (const auto& f : loader.folders()) std::cerr << " " << f;
+    std::cerr << "\n  (mip-plugins list shows every component)\n";
+    return kExitPlugin;
   } catch (const Error& e) {
     std::cerr << "mip-plugins: " << e.what() << "\n";
     return kExitPlugin;

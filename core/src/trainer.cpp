@@ -47,18 +47,6 @@ int stop_requested() { return g_stop_signal.load(); }
 
 namespace {
 
-class ComponentContext final : public sdk::Context {
- public:
-  ComponentContext(std::unique_ptr<sdk::ParamView> params, Logger& log)
-      : params_(std::move(params)), log_(log) {}
-  const sdk::ParamView& params() const override { return *params_; }
-  sdk::Logger& logger() override { return log_; }
-
- private:
-  std::unique_ptr<sdk::ParamView> params_;
-  Logger& log_;
-};
-
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -329,8 +317,8 @@ std::shared_ptr<sdk::Problem> TrainingSession::build_problem(
   return loader_->create_problem(c, ctx);
 }
 
-std::shared_ptr<sdk::Model> TrainingSession::build_model(
-    const Component& c, const sdk::Problem& problem, const std::string& problem_name) {
+void TrainingSession::add_problem_values(const sdk::Problem& problem,
+                                         const std::string& problem_name) {
   try {
     for (const auto& [k, v] : problem.default_values())
       registry_.add_default_number("model." + k, v,
@@ -338,6 +326,9 @@ std::shared_ptr<sdk::Model> TrainingSession::build_model(
   } catch (...) {
     rethrow_with_context("problem [" + problem_name + "]");
   }
+}
+
+std::shared_ptr<sdk::Model> TrainingSession::build_model(const Component& c) {
   ComponentContext ctx(registry_.view("model"), logger(c.name));
   return loader_->create_model(c, ctx);
 }
@@ -452,13 +443,12 @@ void OnlineTrainer::setup() {
             "[training.optimizer.name] is required, e.g. Adam");
 
   seed("training");
-  check_keys();
-
   train_problem_ = build_problem(train_c, "training");
   valid_problem_ = build_problem(valid_c, "validation");
-  model_ = build_model(model_c, *train_problem_, problem_name_);
-  // Values the model took from the problem are now part of the configuration.
+  // The problem's values (sizes) become model defaults; then every key is known.
+  add_problem_values(*train_problem_, problem_name_);
   check_keys();
+  model_ = build_model(model_c);
   for (const auto& [section, problem] :
        {std::pair{"training", train_problem_}, std::pair{"validation", valid_problem_}}) {
     try {
@@ -486,11 +476,11 @@ void OnlineTrainer::setup() {
   optimizer_ = make_optimizer(*registry_.view("training.optimizer"), model_->parameters());
   if (registry_.has("training.gradient_clipping")) {
     const auto root = registry_.view("training");
-    auto clip = registry_.view("training.gradient_clipping");
     // A number clips by value (MI-Prometheus); {value: v} or {norm: n}.
     try {
       clip_value_ = root->get<double>("gradient_clipping");
     } catch (const ParameterError&) {
+      auto clip = registry_.view("training.gradient_clipping");
       for (const auto& k : clip->keys())
         MIP_CHECK(k == "value" || k == "norm", ConfigError,
                   "[training.gradient_clipping.", k,
@@ -531,21 +521,8 @@ void OnlineTrainer::setup() {
   }
 
   // Statistics: worker, then problem, then model (MI-Prometheus's order).
-  for (StatisticsCollector* col : {&train_col_, &valid_col_}) {
-    col->add_statistic("loss", "{:12.10f}");
-    col->add_statistic("episode", "{:06d}");
-    col->add_statistic("epoch", "{:02d}");
-    train_problem_->add_statistics(*col);
-    model_->add_statistics(*col);
-  }
-  for (StatisticsAggregator* agg : {&train_agg_, &valid_agg_}) {
-    agg->add_aggregator("episode", "{:06d}");
-    agg->add_aggregator("episodes_aggregated", "{:06d}");
-    sdk::add_mean_std_aggregators(*agg, "loss", "{:12.10f}");
-    agg->add_aggregator("epoch", "{:02d}");
-    train_problem_->add_aggregators(*agg);
-    model_->add_aggregators(*agg);
-  }
+  declare_statistics(*train_problem_, train_col_, train_agg_);
+  declare_statistics(*valid_problem_, valid_col_, valid_agg_);
   const fs::path d(dir_);
   train_csv_.open((d / "training_statistics.csv").string(), train_col_.csv_header(), false);
   valid_csv_.open((d / "validation_statistics.csv").string(), valid_col_.csv_header(), false);
@@ -553,6 +530,30 @@ void OnlineTrainer::setup() {
                       train_agg_.csv_header(), false);
   valid_agg_csv_.open((d / "validation_set_agg_statistics.csv").string(),
                       valid_agg_.csv_header(), false);
+}
+
+void TrainingSession::declare_statistics(sdk::Problem& problem,
+                                         StatisticsCollector& col,
+                                         StatisticsAggregator& agg) {
+  col.add_statistic("loss", "{:12.10f}");
+  col.add_statistic("episode", "{:06d}");
+  col.add_statistic("epoch", "{:02d}");
+  agg.add_aggregator("episode", "{:06d}");
+  agg.add_aggregator("episodes_aggregated", "{:06d}");
+  sdk::add_mean_std_aggregators(agg, "loss", "{:12.10f}");
+  agg.add_aggregator("epoch", "{:02d}");
+  try {
+    problem.add_statistics(col);
+    problem.add_aggregators(agg);
+  } catch (...) {
+    rethrow_with_context("problem [" + problem_name_ + "] statistics");
+  }
+  try {
+    model_->add_statistics(col);
+    model_->add_aggregators(agg);
+  } catch (...) {
+    rethrow_with_context("model [" + model_name_ + "] statistics");
+  }
 }
 
 double TrainingSession::forward_and_collect(sdk::Problem& problem,

@@ -4,15 +4,29 @@
 #include <string>
 #include <vector>
 
+#include <mip/sdk/context.hpp>
 #include <mip/sdk/manifest.hpp>
 
 namespace mip::sdk {
-class Context;
 class Problem;
 class Model;
 }  // namespace mip::sdk
 
 namespace mip {
+
+/// The Context a component's constructor receives: its parameter section and
+/// a log.
+class ComponentContext final : public sdk::Context {
+ public:
+  ComponentContext(std::unique_ptr<sdk::ParamView> params, sdk::Logger& log)
+      : params_(std::move(params)), log_(log) {}
+  const sdk::ParamView& params() const override { return *params_; }
+  sdk::Logger& logger() override { return log_; }
+
+ private:
+  std::unique_ptr<sdk::ParamView> params_;
+  sdk::Logger& log_;
+};
 
 /// One opened plugin library and its checked manifest.
 struct PluginLibrary {

@@ -95,14 +95,19 @@ class TrainingSession {
   void check_keys();
   std::shared_ptr<sdk::Problem> build_problem(const Component& c,
                                               const std::string& section);
-  std::shared_ptr<sdk::Model> build_model(const Component& c,
-                                          const sdk::Problem& problem,
-                                          const std::string& problem_name);
+  /// Adds the problem's default values (sizes) as defaults of `model`.
+  void add_problem_values(const sdk::Problem& problem,
+                          const std::string& problem_name);
+  std::shared_ptr<sdk::Model> build_model(const Component& c);
   void seed(const std::string& section);
   void setup_device();
   void open_experiment(const std::string& problem_name,
                        const std::string& model_name);
   void log_model_summary(const sdk::Model& model, const std::string& name);
+  /// Declares the worker's, the problem's and the model's statistics
+  /// (MI-Prometheus's column order: worker, problem, model).
+  void declare_statistics(sdk::Problem& problem, StatisticsCollector& col,
+                          StatisticsAggregator& agg);
   /// Forward, loss and statistics of one batch; returns the loss value.
   double forward_and_collect(sdk::Problem& problem, const sdk::DataDict& batch,
                              StatisticsCollector& col, int64_t episode,

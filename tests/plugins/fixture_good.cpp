@@ -1,0 +1,74 @@
+// A good fixture plugin: a tiny generated problem and a linear model.
+// FIXTURE_PROBLEM_NAME lets the same source build a duplicate provider.
+#include <torch/torch.h>
+
+#include <mip/sdk/sdk.hpp>
+
+#ifndef FIXTURE_PROBLEM_NAME
+#define FIXTURE_PROBLEM_NAME "FixtureProblem"
+#endif
+
+namespace {
+
+class FixtureProblem final : public mip::sdk::Problem {
+ public:
+  explicit FixtureProblem(mip::sdk::Context& ctx)
+      : width_(ctx.params().get<int64_t>("width")),
+        size_(ctx.params().get<int64_t>("size")) {
+    ctx.logger().debug("FixtureProblem built");
+  }
+  mip::sdk::DataDefinitions data_definitions() const override {
+    return {{"inputs", {{-1, width_}, torch::kFloat32, "x"}},
+            {"targets", {{-1, 1}, torch::kFloat32, "sum of x"}}};
+  }
+  mip::sdk::DataDefinitions prediction_definitions() const override {
+    return {{"predictions", {{-1, 1}, torch::kFloat32, "y"}}};
+  }
+  std::map<std::string, double> default_values() const override {
+    return {{"input_size", double(width_)}};
+  }
+  int64_t size() const override { return size_; }
+  mip::sdk::DataDict get_batch(const std::vector<int64_t>& idx,
+                               at::Generator& gen) override {
+    mip::sdk::DataDict d;
+    d["inputs"] = torch::rand({int64_t(idx.size()), width_}, gen);
+    d["targets"] = d["inputs"].sum(1, true);
+    return d;
+  }
+  at::Tensor evaluate_loss(const mip::sdk::DataDict& b,
+                           const mip::sdk::DataDict& p) override {
+    return torch::mse_loss(p.at("predictions"), b.at("targets"));
+  }
+
+ private:
+  int64_t width_, size_;
+};
+
+class FixtureModel final : public mip::sdk::Model {
+ public:
+  explicit FixtureModel(mip::sdk::Context& ctx)
+      : in_(ctx.params().get<int64_t>("input_size")) {
+    linear_ = register_module("linear", torch::nn::Linear(in_, 1));
+  }
+  mip::sdk::DataDefinitions input_definitions() const override {
+    return {{"inputs", {{-1, in_}, torch::kFloat32, "x"}}};
+  }
+  mip::sdk::DataDefinitions output_definitions() const override {
+    return {{"predictions", {{-1, 1}, torch::kFloat32, "y"}}};
+  }
+  mip::sdk::DataDict forward(const mip::sdk::DataDict& b) override {
+    mip::sdk::DataDict out;
+    out["predictions"] = linear_->forward(b.at("inputs"));
+    return out;
+  }
+
+ private:
+  int64_t in_;
+  torch::nn::Linear linear_{nullptr};
+};
+
+}  // namespace
+
+MIP_REGISTER_PROBLEM(FixtureProblem, FIXTURE_PROBLEM_NAME, "fixture: sum of random numbers",
+                     "FixtureAlias")
+MIP_REGISTER_MODEL(FixtureModel, "FixtureModel", "fixture: one linear layer")
