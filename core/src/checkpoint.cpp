@@ -90,7 +90,7 @@ void open_archive(torch::serialize::InputArchive& ar, const std::string& path) {
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer,
-                     const CheckpointMeta& meta) {
+                     const CheckpointMeta& meta, const CheckpointExtra* extra) {
   torch::serialize::OutputArchive ar;
   ar.write("mip.magic", c10::IValue(std::string(kMagic)));
   ar.write("mip.format_version", c10::IValue(kFormatVersion));
@@ -113,6 +113,14 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
     optimizer->save(opt_ar);
     ar.write("optimizer", opt_ar);
   }
+  if (extra) {
+    std::string keys;
+    for (const auto& [k, t] : *extra) {
+      keys += (keys.empty() ? "" : ",") + k;
+      ar.write("extra." + k, t, /*is_buffer=*/true);
+    }
+    ar.write("extra.__keys__", c10::IValue(keys));
+  }
   ar.write("rng.torch_cpu",
            at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -127,23 +135,88 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
 }
 
 CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model,
-                               torch::optim::Optimizer* optimizer) {
+                               torch::optim::Optimizer* optimizer,
+                               CheckpointExtra* extra, bool restore_rng) {
   torch::serialize::InputArchive ar;
   open_archive(ar, path);
   CheckpointMeta meta = read_meta(ar, path);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& p : model.named_parameters())
+    shapes.emplace_back(p.key(), p.value().sizes().vec());
   try {
     torch::serialize::InputArchive model_ar;
     ar.read("model", model_ar);
     model.load(model_ar);
     if (optimizer) {
       torch::serialize::InputArchive opt_ar;
-      if (ar.try_read("optimizer", opt_ar)) optimizer->load(opt_ar);
+      MIP_CHECK(ar.try_read("optimizer", opt_ar), DataError, "checkpoint [", path,
+                "] holds no optimizer state (only models/model_last.pt does)");
+      optimizer->load(opt_ar);
+    }
+    if (extra) {
+      c10::IValue keys;
+      if (ar.try_read("extra.__keys__", keys)) {
+        const std::string all = keys.toStringRef();
+        size_t start = 0;
+        while (start < all.size()) {
+          size_t end = all.find(',', start);
+          if (end == std::string::npos) end = all.size();
+          const std::string k = all.substr(start, end - start);
+          if (!k.empty()) ar.read("extra." + k, (*extra)[k], /*is_buffer=*/true);
+          start = end + 1;
+        }
+      }
+    }
+    if (restore_rng) {
+      torch::Tensor state;
+      ar.read("rng.torch_cpu", state, /*is_buffer=*/true);
+      at::Generator gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(state);
     }
   } catch (const c10::Error& e) {
     throw DataError("checkpoint [" + path + "] does not fit model [" +
                     meta.model_name + "]: " + e.what_without_backtrace());
   }
+  for (const auto& [name, shape] : shapes) {
+    const auto now = model.named_parameters()[name].sizes().vec();
+    MIP_CHECK(now == shape, DataError, "checkpoint [", path, "] does not fit model [",
+              meta.model_name, "]: parameter ", name, " has shape ",
+              c10::IntArrayRef(now), " in the checkpoint, ", c10::IntArrayRef(shape),
+              " in the model built from the configuration");
+  }
   return meta;
+}
+
+std::string checkpoint_digest(const std::string& path) {
+  torch::serialize::InputArchive ar;
+  open_archive(ar, path);
+  read_meta(ar, path);
+  torch::serialize::InputArchive model_ar;
+  ar.read("model", model_ar);
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over names and bytes
+  auto mix = [&h](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  };
+  std::function<void(torch::serialize::InputArchive&, const std::string&)> walk =
+      [&](torch::serialize::InputArchive& a, const std::string& prefix) {
+        for (const auto& k : a.keys()) {
+          torch::Tensor t;
+          if (a.try_read(k, t, false) || a.try_read(k, t, true)) {
+            const auto c = t.contiguous();
+            mix((prefix + k).data(), prefix.size() + k.size());
+            mix(c.data_ptr(), c.numel() * c.element_size());
+            continue;
+          }
+          torch::serialize::InputArchive sub;
+          if (a.try_read(k, sub)) walk(sub, prefix + k + ".");
+        }
+      };
+  walk(model_ar, "");
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {

@@ -36,30 +36,32 @@ std::string time_string(const char* format) {
 
 std::string now_string() { return time_string("%Y-%m-%d %H:%M:%S"); }
 
-std::string create_experiment_dir(const std::string& root,
-                                  const std::string& problem,
-                                  const std::string& model,
-                                  const std::string& savetag) {
-  const fs::path base = fs::path(expand_user(root)) / problem / model;
+std::string create_timestamped_dir(const std::string& parent, const std::string& prefix,
+                                   const std::string& savetag) {
+  const fs::path base = fs::path(expand_user(parent));
   std::error_code ec;
   fs::create_directories(base, ec);
-  MIP_CHECK(!ec, Error, "cannot create experiment folder [", base.string(),
-            "]: ", ec.message(), "; choose another --expdir");
+  MIP_CHECK(!ec, Error, "cannot create folder [", base.string(), "]: ", ec.message(),
+            "; choose another --expdir");
   for (int attempt = 0; attempt < 120; ++attempt) {
-    std::string name = time_string("%Y%m%d_%H%M%S");
+    std::string name = prefix + time_string("%Y%m%d_%H%M%S");
     if (!savetag.empty()) name += "_" + savetag;
     const fs::path dir = base / name;
-    if (fs::create_directory(dir, ec)) {
-      fs::create_directories(dir / "models");
-      return dir.string();
-    }
-    MIP_CHECK(!ec || ec == std::errc::file_exists, Error,
-              "cannot create experiment folder [", dir.string(), "]: ",
-              ec.message());
+    if (fs::create_directory(dir, ec)) return dir.string();
+    MIP_CHECK(!ec || ec == std::errc::file_exists, Error, "cannot create folder [",
+              dir.string(), "]: ", ec.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  throw Error("cannot create a new experiment folder under [" + base.string() +
-              "]: every name is taken");
+  throw Error("cannot create a new folder under [" + base.string() + "]: every name is taken");
+}
+
+std::string create_experiment_dir(const std::string& root, const std::string& problem,
+                                  const std::string& model, const std::string& savetag) {
+  const std::string dir =
+      create_timestamped_dir((fs::path(expand_user(root)) / problem / model).string(), "",
+                             savetag);
+  fs::create_directories(fs::path(dir) / "models");
+  return dir;
 }
 
 void write_status(const std::string& dir, const RunStatus& s) {

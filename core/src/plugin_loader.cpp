@@ -28,7 +28,7 @@ const char* to_string(sdk::ComponentKind kind) {
   return kind == sdk::ComponentKind::kProblem ? "problem" : "model";
 }
 
-void rethrow_with_context(const std::string& who) {
+[[noreturn]] void rethrow_with_context(const std::string& who) {
   try {
     throw;
   } catch (const PluginAbiError& e) {

@@ -1,257 +1,20 @@
-// The training workers: configuration, components, the episode loop,
-// validation, statistics and checkpoints (MIP-BEHAVIOUR.md section 3).
-#include <torch/torch.h>
-
-#include <atomic>
+// The trainers: mip-online-trainer and mip-offline-trainer (one loop, two
+// schedules; MIP-BEHAVIOUR.md section 3), checkpoints and exact resume.
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <random>
 
-#include <mip/core/checkpoint.hpp>
-#include <mip/core/experiment.hpp>
 #include <mip/core/files.hpp>
-#include <mip/core/handshake.hpp>
-#include <mip/core/logging.hpp>
-#include <mip/core/plugin_loader.hpp>
-#include <mip/core/registry.hpp>
-#include <mip/core/statistics.hpp>
 #include <mip/core/training.hpp>
-#include <mip/core/worker.hpp>
-#include <mip/sdk/build_config.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
 
 namespace fs = std::filesystem;
 
 namespace mip {
-
-// --- signals -------------------------------------------------------------------
-
-namespace {
-std::atomic<int> g_stop_signal{0};
-extern "C" void mip_on_stop_signal(int sig) { g_stop_signal.store(sig); }
-}  // namespace
-
-void install_stop_handlers() {
-  g_stop_signal.store(0);
-  std::signal(SIGINT, mip_on_stop_signal);
-  std::signal(SIGTERM, mip_on_stop_signal);
-}
-
-int stop_requested() { return g_stop_signal.load(); }
-
-// --- components ----------------------------------------------------------------
-
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
-// --- the session ---------------------------------------------------------------
-
-namespace {
-
-constexpr const char* kFrameworkKeys[] = {
-    "default_configs", "plugin_paths", "model", "model.name", "model.load",
-    "model.save_intermediate", "training", "validation", "testing",
-    "training.optimizer", "training.optimizer.name", "training.gradient_clipping",
-    "training.terminal_conditions", "training.terminal_conditions.loss_stop",
-    "training.terminal_conditions.episode_limit",
-    "training.terminal_conditions.epoch_limit",
-    "validation.partial_validation_interval", "testing.problem.max_test_episodes",
-};
-
-constexpr const char* kSections[] = {"training", "validation", "testing"};
-
-std::string format_seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", s);
-  return buf;
-}
-
-}  // namespace
-
-TrainingSession::TrainingSession(WorkerOptions options, std::string defaults_yaml)
-    : opts_(std::move(options)),
-      worker_defaults_(std::move(defaults_yaml)),
-      log_(logger(opts_.worker)) {}
-
-TrainingSession::~TrainingSession() = default;
-
-void TrainingSession::configure() {
-  logging_set_console_level(parse_log_level(opts_.log_level));
-  MIP_CHECK(!opts_.configs.empty(), ConfigError, opts_.worker,
-            ": no configuration given; pass --config experiment.yaml");
-  registry_.load_files(opts_.configs);
-  for (const auto& w : registry_.warnings()) log_.warn(w);
-  for (const auto& s : opts_.sets) registry_.apply_override(s);
-  registry_.add_defaults("", worker_defaults_, "defaults of " + opts_.worker);
-  for (const char* k : kFrameworkKeys) registry_.declare_known(k);
-  for (const char* s : kSections) {
-    const std::string sec(s);
-    for (const char* k : {"problem", "problem.name", "problem.batch_size",
-                          "seed_numpy", "seed_torch"})
-      registry_.declare_known(sec + "." + k);
-    for (const char* k : {"dataloader", "sampler"})
-      registry_.declare_known(sec + "." + k, /*open=*/true);
-  }
-  registry_.declare_known("training.optimizer", true);
-  registry_.declare_known("training.gradient_clipping", true);
-  registry_.declare_known("training.curriculum_learning", true);
-  registry_.declare_known("testing.multi_tests", true);
-
-  std::vector<std::string> config_plugin_paths;
-  if (registry_.has("plugin_paths"))
-    config_plugin_paths = registry_.view("")->get<std::vector<std::string>>("plugin_paths");
-  loader_ = std::make_unique<PluginLoader>(
-      PluginLoader::search_path(opts_.plugin_paths, config_plugin_paths));
-}
-
-const Component& TrainingSession::problem_component(const std::string& section) {
-  const std::string key = section + ".problem.name";
-  MIP_CHECK(registry_.has(key), ConfigError, "[", key,
-            "] is required: name the problem class, e.g. "
-            "SerialRecallCommandLines (mip-plugins list shows them)");
-  const std::string name = registry_.view(section + ".problem")->get<std::string>("name");
-  const Component* c = nullptr;
-  try {
-    c = &loader_->find(sdk::ComponentKind::kProblem,
-                       fs::path(name).filename().string());
-  } catch (...) {
-    rethrow_with_context("[" + key + "] (" + registry_.origin(key) + ")");
-  }
-  registry_.add_defaults(section + ".problem", c->defaults_yaml,
-                         "defaults of " + c->name + " (" + c->library->path + ")");
-  return *c;
-}
-
-const Component& TrainingSession::model_component() {
-  MIP_CHECK(registry_.has("model.name"), ConfigError,
-            "[model.name] is required: name the model class, e.g. LSTM "
-            "(mip-plugins list shows them)");
-  const std::string name = registry_.view("model")->get<std::string>("name");
-  const Component* c = nullptr;
-  try {
-    c = &loader_->find(sdk::ComponentKind::kModel, name);
-  } catch (...) {
-    rethrow_with_context("[model.name] (" + registry_.origin("model.name") + ")");
-  }
-  registry_.add_defaults("model", c->defaults_yaml,
-                         "defaults of " + c->name + " (" + c->library->path + ")");
-  return *c;
-}
-
-void TrainingSession::check_keys() {
-  const auto issues = registry_.unknown_keys();
-  if (issues.empty()) return;
-  std::string msg;
-  for (const auto& i : issues) msg += "\n  " + i.to_string();
-  if (opts_.lenient) {
-    log_.warn("unknown configuration keys (ignored because of --lenient):" + msg);
-    return;
-  }
-  throw ConfigError("unknown configuration keys:" + msg +
-                    "\n  fix them, or pass --lenient to only warn (MI-Prometheus "
-                    "ignored such keys silently)");
-}
-
-std::shared_ptr<sdk::Problem> TrainingSession::build_problem(
-    const Component& c, const std::string& section) {
-  ComponentContext ctx(registry_.view(section + ".problem"), logger(c.name));
-  return loader_->create_problem(c, ctx);
-}
-
-void TrainingSession::add_problem_values(const sdk::Problem& problem,
-                                         const std::string& problem_name) {
-  try {
-    for (const auto& [k, v] : problem.default_values())
-      registry_.add_default_number("model." + k, v,
-                                   "default value of problem " + problem_name);
-  } catch (...) {
-    rethrow_with_context("problem [" + problem_name + "]");
-  }
-}
-
-std::shared_ptr<sdk::Model> TrainingSession::build_model(const Component& c) {
-  ComponentContext ctx(registry_.view("model"), logger(c.name));
-  return loader_->create_model(c, ctx);
-}
-
-void TrainingSession::seed(const std::string& section) {
-  for (const char* k : {"seed_torch", "seed_numpy"}) {
-    const std::string key = section + "." + k;
-    int64_t value = registry_.has(key) ? registry_.view(section)->get<int64_t>(k) : -1;
-    if (opts_.seed) value = *opts_.seed;
-    if (value < 0) {
-      std::random_device rd;
-      value = static_cast<int64_t>((static_cast<uint64_t>(rd()) << 1) % (1ULL << 32));
-    }
-    registry_.set_value(key, std::to_string(value),
-                        opts_.seed ? "--seed" : "drawn at start");
-    if (std::string(k) == "seed_torch") seed_torch_ = static_cast<uint64_t>(value);
-    else seed_data_ = static_cast<uint64_t>(value);
-  }
-  torch::manual_seed(seed_torch_);
-}
-
-void TrainingSession::setup_device() {
-  if (!opts_.gpu) {
-    log_.info("GPU flag is disabled, using CPU.");
-    device_ = torch::Device(torch::kCPU);
-    return;
-  }
-  MIP_CHECK(torch::cuda::is_available(), NoCudaError,
-            "--gpu was given but LibTorch finds no CUDA device (this LibTorch "
-            "was built ", MIP_TORCH_CUDA ? "with" : "without",
-            " CUDA); drop --gpu or build against a CUDA LibTorch (Torch_DIR)");
-  device_ = torch::Device(torch::kCUDA);
-  torch::cuda::manual_seed_all(seed_torch_);
-}
-
-void TrainingSession::open_experiment(const std::string& problem_name,
-                                      const std::string& model_name) {
-  dir_ = create_experiment_dir(opts_.expdir, problem_name, model_name, opts_.savetag);
-  logging_add_file((fs::path(dir_) / "training.log").string());
-  status_.worker = opts_.worker;
-  status_.started = now_string();
-  write_status(dir_, status_);
-  std::string header = "# Resolved configuration of " + dir_ + "\n# from:";
-  for (const auto& f : registry_.files()) header += " " + f;
-  header += "\n# Rerun: " + opts_.worker + " --config <this file>\n";
-  write_file_atomic((fs::path(dir_) / "training_configuration.yaml").string(),
-                    header + registry_.dump());
-  log_.info("Experiment folder: " + dir_);
-}
-
-void TrainingSession::log_model_summary(const sdk::Model& model,
-                                        const std::string& name) {
-  int64_t trainable = 0, frozen = 0;
-  std::string lines;
-  for (const auto& p : model.named_parameters()) {
-    (p.value().requires_grad() ? trainable : frozen) += p.value().numel();
-    lines += "\n  " + p.key() + " " + c10::str(p.value().sizes());
-  }
-  log_.info("Model " + name + ": " + std::to_string(trainable) +
-            " trainable and " + std::to_string(frozen) +
-            " non-trainable parameters" + lines);
-}
-
-void TrainingSession::mark(RunState state, const std::string& cause) {
-  status_.state = state;
-  status_.terminal_cause = cause;
-  if (!dir_.empty()) write_status(dir_, status_);
-}
-
-// --- the online trainer ----------------------------------------------------------
 
 namespace {
 
@@ -265,13 +28,71 @@ validation:
   partial_validation_interval: 100
 )";
 
+constexpr const char* kOfflineDefaults = R"(
+training:
+  terminal_conditions:
+    loss_stop: 1.0e-5
+    episode_limit: -1
+    epoch_limit: 10
+    early_stop_validations: -1
+    early_stop_delta: 0.0
+validation:
+  partial_validation_interval: -1
+)";
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
+/// Fault injection for the kill-and-resume tests: MIP_FAULT_KILL_AT_EPISODE=N
+/// sends SIGKILL to this process right after episode N's step.
+int64_t fault_kill_episode() {
+  const char* v = std::getenv("MIP_FAULT_KILL_AT_EPISODE");
+  return v ? std::atoll(v) : -1;
+}
+
+std::string stats_key(const std::string& key) { return "stats.training." + key; }
+
+/// A NaN or infinite loss ends the run; the checkpoints already written stay.
+void check_finite(double loss, const std::string& what, int64_t episode) {
+  if (std::isfinite(loss)) return;
+  throw TrainingFailed("the " + what + " loss is " + std::to_string(loss) + " at episode " +
+                       std::to_string(episode) +
+                       "; stopped (lower the learning rate or clip gradients). The last "
+                       "good checkpoints (models/) are kept.");
+}
+
 }  // namespace
 
-OnlineTrainer::OnlineTrainer(WorkerOptions options)
-    : TrainingSession(std::move(options), kOnlineDefaults) {}
+Trainer::Trainer(WorkerOptions options, Mode mode)
+    : Session(std::move(options), mode == Mode::kOnline ? kOnlineDefaults : kOfflineDefaults),
+      mode_(mode) {}
 
-void OnlineTrainer::setup() {
-  configure();
+bool Trainer::curriculum_enabled() const {
+  return registry_.has("training.curriculum_learning");
+}
+
+void Trainer::setup() {
+  std::vector<std::string> files = opts_.configs;
+  if (!opts_.resume.empty()) {
+    MIP_CHECK(opts_.configs.empty(), ConfigError,
+              "--resume takes the configuration saved in the experiment folder; drop --config");
+    MIP_CHECK(!opts_.seed, ConfigError, "--resume keeps the run's seeds; drop --seed");
+    const fs::path dir = fs::path(expand_user(opts_.resume));
+    MIP_CHECK(fs::is_regular_file(dir / "training_configuration.yaml") &&
+                  fs::is_regular_file(dir / "models" / "model_last.pt"),
+              ConfigError, "--resume [", opts_.resume,
+              "]: not an experiment folder with training_configuration.yaml and "
+              "models/model_last.pt");
+    dir_ = fs::canonical(dir).string();
+    resumed_ = true;
+    files = {(fs::path(dir_) / "training_configuration.yaml").string()};
+    if (!opts_.sets.empty())
+      log_.warn("--set with --resume changes the run: it will differ from one never stopped");
+  }
+  configure(files);
   const Component& train_c = problem_component("training");
   const Component& valid_c = problem_component("validation");
   if (registry_.has("testing.problem.name")) problem_component("testing");
@@ -280,63 +101,63 @@ void OnlineTrainer::setup() {
   model_name_ = model_c.name;
 
   const auto tc = registry_.view("training.terminal_conditions");
+  auto origin = [&](const std::string& k) { return registry_.origin(k); };
   loss_stop_ = tc->get<double>("loss_stop");
   episode_limit_ = tc->get<int64_t>("episode_limit");
   epoch_limit_ = tc->get<int64_t>("epoch_limit");
-  MIP_CHECK(episode_limit_ > 0, ConfigError,
-            "[training.terminal_conditions.episode_limit] must be > 0 for the "
-            "online trainer, got ", episode_limit_, " (",
-            registry_.origin("training.terminal_conditions.episode_limit"), ")");
   interval_ = registry_.view("validation")->get<int64_t>("partial_validation_interval");
-  MIP_CHECK(interval_ > 0, ConfigError,
-            "[validation.partial_validation_interval] must be > 0 for the online "
-            "trainer, got ", interval_, " (",
-            registry_.origin("validation.partial_validation_interval"), ")");
+  if (mode_ == Mode::kOnline) {
+    MIP_CHECK(episode_limit_ > 0, ConfigError,
+              "[training.terminal_conditions.episode_limit] must be > 0 for the online "
+              "trainer, got ", episode_limit_, " (",
+              origin("training.terminal_conditions.episode_limit"), ")");
+    MIP_CHECK(interval_ > 0, ConfigError,
+              "[validation.partial_validation_interval] must be > 0 for the online "
+              "trainer, got ", interval_, " (", origin("validation.partial_validation_interval"),
+              ")");
+  } else {
+    MIP_CHECK(epoch_limit_ > 0, ConfigError,
+              "[training.terminal_conditions.epoch_limit] must be > 0 for the offline "
+              "trainer, got ", epoch_limit_, " (",
+              origin("training.terminal_conditions.epoch_limit"), ")");
+    early_stop_ = tc->get<int64_t>("early_stop_validations");
+    early_stop_delta_ = tc->get<double>("early_stop_delta");
+  }
   MIP_CHECK(registry_.has("training.optimizer.name"), ConfigError,
             "[training.optimizer.name] is required, e.g. Adam");
 
   seed("training");
+  check_keys(false);
   train_problem_ = build_problem(train_c, "training");
   valid_problem_ = build_problem(valid_c, "validation");
   // The problem's values (sizes) become model defaults; then every key is known.
   add_problem_values(*train_problem_, problem_name_);
-  check_keys();
+  check_keys(true);
   model_ = build_model(model_c);
-  for (const auto& [section, problem] :
-       {std::pair{"training", train_problem_}, std::pair{"validation", valid_problem_}}) {
-    try {
-      check_handshake(problem_name_ + " (" + section + ")",
-                      problem->data_definitions(), problem->prediction_definitions(),
-                      model_name_, model_->input_definitions(),
-                      model_->output_definitions());
-    } catch (const ConfigError&) {
-      throw;
-    } catch (...) {
-      rethrow_with_context("handshake");
-    }
-  }
+  check_fit(*train_problem_, "training");
+  check_fit(*valid_problem_, "validation");
   setup_device();
-  if (registry_.has("model.load") || !opts_.model_checkpoint.empty()) {
-    const std::string ckpt = !opts_.model_checkpoint.empty()
-                                 ? opts_.model_checkpoint
-                                 : registry_.view("model")->get<std::string>("load");
-    const CheckpointMeta meta = load_checkpoint(expand_user(ckpt), *model_);
-    log_.info("Loaded model " + meta.model_name + " from " + ckpt + " (episode " +
-              std::to_string(meta.episode) + ", loss " + std::to_string(meta.loss) +
-              ", status: " + meta.status + ")");
+  if (!resumed_ && (registry_.has("model.load") || !opts_.model_checkpoint.empty())) {
+    const std::string ckpt = expand_user(!opts_.model_checkpoint.empty()
+                                             ? opts_.model_checkpoint
+                                             : registry_.view("model")->get<std::string>("load"));
+    const CheckpointMeta m = load_checkpoint(ckpt, *model_);
+    log_.info("Loaded model " + m.model_name + " from " + ckpt + " (episode " +
+              std::to_string(m.episode) + ", loss " + std::to_string(m.loss) +
+              ", status: " + m.status + ")");
   }
   model_->to(device_);
   optimizer_ = make_optimizer(*registry_.view("training.optimizer"), model_->parameters());
+  if (registry_.has("training.scheduler.name"))
+    scheduler_ = make_scheduler(*registry_.view("training.scheduler"), *optimizer_);
   if (registry_.has("training.gradient_clipping")) {
-    const auto root = registry_.view("training");
     // A number clips by value (MI-Prometheus); {value: v} or {norm: n}.
     try {
-      clip_value_ = root->get<double>("gradient_clipping");
+      clip_value_ = registry_.view("training")->get<double>("gradient_clipping");
     } catch (const ParameterError&) {
       auto clip = registry_.view("training.gradient_clipping");
       for (const auto& k : clip->keys())
-        MIP_CHECK(k == "value" || k == "norm", ConfigError,
-                  "[training.gradient_clipping.", k,
+        MIP_CHECK(k == "value" || k == "norm", ConfigError, "[training.gradient_clipping.", k,
                   "] is unknown; use a number, {value: v} or {norm: n}");
       clip_value_ = clip->get<double>("value", 0.0);
       clip_norm_ = clip->get<double>("norm", 0.0);
@@ -344,156 +165,146 @@ void OnlineTrainer::setup() {
   }
 
   train_stream_ = std::make_unique<BatchStream>(
-      train_problem_, registry_.view("training.problem")->get<int64_t>("batch_size"),
-      seed_data_, 0, true);
+      train_problem_, registry_.view("training.problem")->get<int64_t>("batch_size"), seed_data_,
+      0, SamplerSpec::from_config(registry_, "training"));
   valid_stream_ = std::make_unique<BatchStream>(
       valid_problem_, registry_.view("validation.problem")->get<int64_t>("batch_size"),
-      seed_data_, 1, false);
+      seed_data_, 1, SamplerSpec::from_config(registry_, "validation"));
 
-  if (registry_.has("training.curriculum_learning")) {
+  if (curriculum_enabled()) {
     const auto cl = registry_.view("training.curriculum_learning");
     must_finish_ = cl->get<bool>("must_finish", true);
-    try {
-      train_problem_->curriculum_learning_initialize(*cl);
-      curriculum_done_ = train_problem_->curriculum_learning_update_params(0);
-    } catch (...) {
-      rethrow_with_context("problem [" + problem_name_ + "] curriculum");
-    }
+    guarded("problem [" + problem_name_ + "] curriculum",
+            [&] { train_problem_->curriculum_learning_initialize(*cl); });
+    curriculum_at(0);
   }
 
-  open_experiment(problem_name_, model_name_);
+  declare_statistics(*train_problem_, train_, true);
+  declare_statistics(*valid_problem_, valid_, true);
+  if (resumed_) resume_from_checkpoint();
+  open_experiment();
+}
+
+void Trainer::curriculum_at(int64_t episode) {
+  if (!curriculum_enabled()) return;
+  curriculum_done_ = guarded("problem [" + problem_name_ + "] curriculum", [&] {
+    return train_problem_->curriculum_learning_update_params(episode);
+  });
+}
+
+void Trainer::open_experiment() {
+  if (!resumed_)
+    dir_ = create_experiment_dir(opts_.expdir, problem_name_, model_name_, opts_.savetag);
+  logging_add_file((fs::path(dir_) / "training.log").string());
+  status_.worker = opts_.worker;
+  status_.started = now_string();
+  status_.episode = start_episode_;
+  status_.epoch = start_epoch_;
+  if (resumed_) {
+    status_.best_validation_loss = best_loss_;
+    status_.best_episode = best_episode_;
+    log_.info("Resuming " + dir_ + " after episode " + std::to_string(start_episode_ - 1) +
+              " (epoch " + std::to_string(start_epoch_) + ")");
+  }
+  write_status(dir_, status_);
+  started_ = true;
+  if (!resumed_) {
+    std::string header = "# Resolved configuration of " + dir_ + "\n# from:";
+    for (const auto& f : registry_.files()) header += " " + f;
+    header += "\n# Rerun: " + opts_.worker + " --config <this file>\n";
+    write_file_atomic((fs::path(dir_) / "training_configuration.yaml").string(),
+                      header + registry_.dump());
+  }
+  log_.info("Experiment folder: " + dir_);
   if (opts_.tensorboard)
     log_.warn("--tensorboard is not available in this version; no event files are written");
-  if (opts_.visualize)
-    log_.warn("--visualize is not available in this version; ignored");
-  log_model_summary(*model_, model_name_);
+  if (opts_.visualize) log_.warn("--visualize is not available in this version; ignored");
+  log_model_summary();
   if (opts_.agree) {
     std::cout << registry_.dump() << "\nPress Enter to start training..." << std::flush;
     std::string line;
     std::getline(std::cin, line);
   }
-
-  // Statistics: worker, then problem, then model (MI-Prometheus's order).
-  declare_statistics(*train_problem_, train_col_, train_agg_);
-  declare_statistics(*valid_problem_, valid_col_, valid_agg_);
   const fs::path d(dir_);
-  train_csv_.open((d / "training_statistics.csv").string(), train_col_.csv_header(), false);
-  valid_csv_.open((d / "validation_statistics.csv").string(), valid_col_.csv_header(), false);
-  train_agg_csv_.open((d / "training_set_agg_statistics.csv").string(),
-                      train_agg_.csv_header(), false);
-  valid_agg_csv_.open((d / "validation_set_agg_statistics.csv").string(),
-                      valid_agg_.csv_header(), false);
+  train_.episodes.open((d / "training_statistics.csv").string(), train_.col.csv_header(), resumed_);
+  valid_.episodes.open((d / "validation_statistics.csv").string(), valid_.col.csv_header(),
+                       resumed_);
+  train_.aggregates.open((d / "training_set_agg_statistics.csv").string(),
+                         train_.agg.csv_header(), resumed_);
+  valid_.aggregates.open((d / "validation_set_agg_statistics.csv").string(),
+                         valid_.agg.csv_header(), resumed_);
 }
 
-void TrainingSession::declare_statistics(sdk::Problem& problem,
-                                         StatisticsCollector& col,
-                                         StatisticsAggregator& agg) {
-  col.add_statistic("loss", "{:12.10f}");
-  col.add_statistic("episode", "{:06d}");
-  col.add_statistic("epoch", "{:02d}");
-  agg.add_aggregator("episode", "{:06d}");
-  agg.add_aggregator("episodes_aggregated", "{:06d}");
-  sdk::add_mean_std_aggregators(agg, "loss", "{:12.10f}");
-  agg.add_aggregator("epoch", "{:02d}");
-  try {
-    problem.add_statistics(col);
-    problem.add_aggregators(agg);
-  } catch (...) {
-    rethrow_with_context("problem [" + problem_name_ + "] statistics");
+void Trainer::resume_from_checkpoint() {
+  const std::string path = (fs::path(dir_) / "models" / "model_last.pt").string();
+  CheckpointExtra extra;
+  const CheckpointMeta m = load_checkpoint(path, *model_, optimizer_.get(), &extra, true);
+  start_episode_ = m.episode + 1;
+  start_epoch_ = m.epoch;
+  best_loss_ = m.best_loss;
+  best_episode_ = m.best_episode;
+  auto scalar = [&](const std::string& k, double fallback) {
+    auto it = extra.find(k);
+    return it == extra.end() ? fallback : it->second.item<double>();
+  };
+  stale_validations_ = static_cast<int64_t>(scalar("stale_validations", 0));
+  for (const auto& key : train_.col.keys()) {
+    auto it = extra.find(stats_key(key));
+    if (it == extra.end()) continue;
+    const auto t = it->second.to(torch::kDouble).contiguous();
+    for (int64_t i = 0; i < t.numel(); ++i) train_.col.collect(key, t.data_ptr<double>()[i]);
   }
-  try {
-    model_->add_statistics(col);
-    model_->add_aggregators(agg);
-  } catch (...) {
-    rethrow_with_context("model [" + model_name_ + "] statistics");
+  if (scheduler_) {
+    std::vector<double> s;
+    if (auto it = extra.find("scheduler"); it != extra.end()) {
+      const auto t = it->second.to(torch::kDouble).contiguous();
+      s.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+    }
+    scheduler_->restore(s, start_epoch_);
   }
+  // The curriculum is a function of the last epoch end before the checkpoint.
+  const int64_t epoch_size = train_stream_->batches_per_epoch();
+  const int64_t ends = start_episode_ / epoch_size;
+  curriculum_at(ends > 0 ? ends * epoch_size - 1 : 0);
+  // Rows written after the checkpoint are written again by the resumed run.
+  const fs::path d(dir_);
+  for (const char* f : {"training_statistics.csv", "validation_statistics.csv",
+                        "training_set_agg_statistics.csv", "validation_set_agg_statistics.csv"})
+    truncate_csv_after((d / f).string(), m.episode);
 }
 
-double TrainingSession::forward_and_collect(sdk::Problem& problem,
-                                            const sdk::DataDict& batch,
-                                            StatisticsCollector& col,
-                                            int64_t episode, int64_t epoch,
-                                            torch::Tensor* loss_out) {
-  sdk::DataDict predictions;
-  torch::Tensor loss;
-  try {
-    predictions = model_->forward(batch);
-  } catch (...) {
-    rethrow_with_context("model [" + model_name_ + "] forward (episode " +
-                         std::to_string(episode) + ")");
-  }
-  try {
-    loss = problem.evaluate_loss(batch, predictions);
-  } catch (...) {
-    rethrow_with_context("problem [" + problem_name_ + "] loss (episode " +
-                         std::to_string(episode) + ")");
-  }
-  const double value = loss.item<double>();
-  col.collect("loss", value);
-  col.collect("episode", static_cast<double>(episode));
-  col.collect("epoch", static_cast<double>(epoch));
-  try {
-    problem.collect_statistics(col, batch, predictions);
-    model_->collect_statistics(col, batch, predictions);
-  } catch (...) {
-    rethrow_with_context("statistics (episode " + std::to_string(episode) + ")");
-  }
-  if (loss_out) *loss_out = loss;
-  return value;
-}
-
-void TrainingSession::aggregate(const StatisticsCollector& col,
-                                StatisticsAggregator& agg, sdk::Problem& problem,
-                                int64_t episode) {
-  if (col.count() == 0) return;
-  agg.set("episode", static_cast<double>(episode));
-  agg.set("episodes_aggregated", static_cast<double>(col.count()));
-  sdk::aggregate_mean_std(col, agg, "loss");
-  agg.set("epoch", col.values("epoch").back());
-  problem.aggregate_statistics(col, agg);
-  model_->aggregate_statistics(col, agg);
-}
-
-sdk::DataDict TrainingSession::next_batch(BatchStream& stream, int64_t index,
-                                          const std::string& what) {
-  try {
-    sdk::DataDict b = stream.batch(index);
-    return device_.is_cpu() ? b : b.to(device_, true);
-  } catch (...) {
-    rethrow_with_context("problem [" + problem_name_ + "] " + what + " batch " +
-                         std::to_string(index));
-  }
-}
-
-double OnlineTrainer::partial_validation(int64_t episode, int64_t epoch) {
+double Trainer::partial_validation(int64_t episode, int64_t epoch) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  valid_col_.reset();
-  const double loss = forward_and_collect(*valid_problem_, validation_batch_,
-                                          valid_col_, episode, epoch, nullptr);
-  valid_csv_.write(valid_col_.csv_row());
-  valid_csv_.flush();
-  log_.info(valid_col_.line("Partial Validation"));
+  valid_.col.reset();
+  const double loss =
+      forward_and_collect(*valid_problem_, validation_batch_, valid_.col, episode, epoch, nullptr);
+  valid_.episodes.write(valid_.col.csv_row());
+  valid_.episodes.flush();
+  log_.info(valid_.col.line("Partial Validation"));
+  check_finite(loss, "partial validation", episode);
   return loss;
 }
 
-void OnlineTrainer::full_validation(int64_t episode, int64_t epoch) {
+double Trainer::full_validation(int64_t episode, int64_t epoch) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  valid_col_.reset();
+  valid_.col.reset();
   const int64_t n = valid_stream_->batches_per_epoch();
   for (int64_t i = 0; i < n; ++i) {
     const sdk::DataDict b = next_batch(*valid_stream_, i, "validation");
-    forward_and_collect(*valid_problem_, b, valid_col_, episode, epoch, nullptr);
+    forward_and_collect(*valid_problem_, b, valid_.col, episode, epoch, nullptr);
   }
-  aggregate(valid_col_, valid_agg_, *valid_problem_, episode);
-  valid_agg_csv_.write(valid_agg_.csv_row());
-  valid_agg_csv_.flush();
-  log_.info(valid_agg_.line("Full Validation"));
+  aggregate(valid_.col, valid_.agg, *valid_problem_, episode);
+  valid_.aggregates.write(valid_.agg.csv_row());
+  valid_.aggregates.flush();
+  log_.info(valid_.agg.line("Full Validation"));
+  check_finite(valid_.agg.get("loss"), "full validation", episode);
+  return valid_.agg.get("loss");
 }
 
-CheckpointMeta OnlineTrainer::meta(int64_t episode, int64_t epoch, double loss,
-                                   const std::string& status) const {
+CheckpointMeta Trainer::meta(int64_t episode, int64_t epoch, double loss,
+                             const std::string& status) const {
   CheckpointMeta m;
   m.model_name = model_name_;
   m.problem_name = problem_name_;
@@ -507,152 +318,192 @@ CheckpointMeta OnlineTrainer::meta(int64_t episode, int64_t epoch, double loss,
   auto export_last = [](const StatisticsCollector& col) {
     std::map<std::string, std::string> out;
     for (const auto& k : col.keys())
-      if (!col.values(k).empty())
-        out[k] = format_statistic(col.format(k), col.values(k).back());
+      if (!col.values(k).empty()) out[k] = format_statistic(col.format(k), col.values(k).back());
     return out;
   };
-  m.training_stats = export_last(train_col_);
-  m.validation_stats = export_last(valid_col_);
+  auto export_agg = [](const StatisticsAggregator& agg) {
+    std::map<std::string, std::string> out;
+    for (const auto& k : agg.keys()) out[k] = format_statistic(agg.format(k), agg.get(k));
+    return out;
+  };
+  m.training_stats = export_last(train_.col);
+  // Online saves on a partial validation (one batch), offline on a full one.
+  m.validation_stats =
+      mode_ == Mode::kOnline ? export_last(valid_.col) : export_agg(valid_.agg);
   return m;
 }
 
-void OnlineTrainer::save_best_if_better(double loss, int64_t episode, int64_t epoch,
-                                        const std::string& status) {
-  if (!(loss < best_loss_)) return;
+void Trainer::save_best_if_better(double loss, int64_t episode, int64_t epoch,
+                                  const std::string& status) {
+  if (!(loss < best_loss_ - (mode_ == Mode::kOffline ? early_stop_delta_ : 0.0))) {
+    ++stale_validations_;
+    if (!(loss < best_loss_)) return;
+  } else {
+    stale_validations_ = 0;
+  }
   best_loss_ = loss;
   best_episode_ = episode;
   status_.best_validation_loss = loss;
   status_.best_episode = episode;
-  save_checkpoint((fs::path(dir_) / "models" / "model_best.pt").string(), *model_,
-                  nullptr, meta(episode, epoch, loss, status));
+  save_checkpoint((fs::path(dir_) / "models" / "model_best.pt").string(), *model_, nullptr,
+                  meta(episode, epoch, loss, status));
+}
+
+void Trainer::save_last(int64_t episode, int64_t epoch, double loss, const std::string& status) {
+  // Rows up to this episode must be on disk before the checkpoint says so.
+  for (StatisticsSet* s : {&train_, &valid_}) {
+    s->episodes.flush();
+    s->aggregates.flush();
+  }
+  CheckpointExtra extra;
+  extra["stale_validations"] = torch::tensor(static_cast<double>(stale_validations_));
+  for (const auto& key : train_.col.keys())
+    extra[stats_key(key)] = torch::tensor(train_.col.values(key), torch::kDouble);
+  if (scheduler_) extra["scheduler"] = torch::tensor(scheduler_->state(), torch::kDouble);
+  save_checkpoint((fs::path(dir_) / "models" / "model_last.pt").string(), *model_,
+                  optimizer_.get(), meta(episode, epoch, loss, status), &extra);
   if (registry_.view("model")->get<bool>("save_intermediate", false)) {
     char name[64];
-    std::snprintf(name, sizeof name, "model_episode_%05lld.pt",
-                  static_cast<long long>(episode));
+    std::snprintf(name, sizeof name, "model_episode_%05lld.pt", static_cast<long long>(episode));
     save_checkpoint((fs::path(dir_) / "models" / name).string(), *model_, nullptr,
                     meta(episode, epoch, loss, status));
   }
+  status_.episode = episode;
+  status_.epoch = epoch;
+  write_status(dir_, status_);
 }
 
-void OnlineTrainer::save_last(int64_t episode, int64_t epoch, double loss,
-                              const std::string& status) {
-  save_checkpoint((fs::path(dir_) / "models" / "model_last.pt").string(), *model_,
-                  optimizer_.get(), meta(episode, epoch, loss, status));
-}
-
-int OnlineTrainer::train() {
+int Trainer::train() {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
+  const bool online = mode_ == Mode::kOnline;
   install_stop_handlers();
-  validation_batch_ = next_batch(*valid_stream_, 0, "validation");
+  const int64_t kill_at = fault_kill_episode();
+  if (online || interval_ > 0) validation_batch_ = next_batch(*valid_stream_, 0, "validation");
   const int64_t epoch_size = train_stream_->batches_per_epoch();
-  log_.info("Training: " + std::to_string(epoch_size) + " episodes per epoch, episode limit " +
-            std::to_string(episode_limit_) + ", partial validation every " +
-            std::to_string(interval_) + " episodes");
+  log_.info(std::string(online ? "Online" : "Offline") + " training: " +
+            std::to_string(epoch_size) + " episodes per epoch" +
+            (episode_limit_ > 0 ? ", episode limit " + std::to_string(episode_limit_) : "") +
+            (epoch_limit_ > 0 ? ", epoch limit " + std::to_string(epoch_limit_) : "") +
+            (interval_ > 0 ? ", partial validation every " + std::to_string(interval_) +
+                                 " episodes"
+                           : ""));
 
-  int64_t episode = 0, epoch = 0;
+  int64_t episode = start_episode_, epoch = start_epoch_;
+  int64_t last_done = episode - 1;           // the last completed episode
+  int64_t last_full_validation = -1;
   double last_valid_loss = 0.0;
   std::string cause = "Not Converged";
   RunState end_state = RunState::kFinished;
-  try {
-    train_problem_->initialize_epoch(epoch);
-  } catch (...) {
-    rethrow_with_context("problem [" + problem_name_ + "] initialize_epoch");
-  }
   std::vector<torch::Tensor> params = model_->parameters();
+  const std::string tag = online ? "Partial Validation" : "Full Validation";
   for (;; ++episode) {
     if (int sig = stop_requested()) {
       cause = std::string("Interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM");
       end_state = RunState::kInterrupted;
-      log_.warn(cause + " at episode " + std::to_string(episode) + "; saving and stopping");
+      log_.warn(cause + " after episode " + std::to_string(last_done) +
+                "; saving the checkpoint and stopping (--resume " + dir_ + " continues)");
       break;
     }
+    if (episode_limit_ > 0 && episode >= episode_limit_) {
+      cause = "Not converged: Episode Limit reached";
+      break;
+    }
+    if (epoch_limit_ > 0 && epoch >= epoch_limit_) {
+      cause = "Not converged: Epoch Limit reached";
+      break;
+    }
+    if (episode % epoch_size == 0)
+      guarded("problem [" + problem_name_ + "] initialize_epoch",
+              [&] { train_problem_->initialize_epoch(epoch); });
     const sdk::DataDict batch = next_batch(*train_stream_, episode, "training");
     model_->train();
     optimizer_->zero_grad();
     torch::Tensor loss;
     const double loss_value =
-        forward_and_collect(*train_problem_, batch, train_col_, episode, epoch, &loss);
+        forward_and_collect(*train_problem_, batch, train_.col, episode, epoch, &loss);
+    train_.episodes.write(train_.col.csv_row());
     if (!std::isfinite(loss_value)) {
-      train_csv_.write(train_col_.csv_row());
-      train_csv_.flush();
-      throw TrainingFailed("the training loss is " + std::to_string(loss_value) +
-                           " at episode " + std::to_string(episode) +
-                           "; stopped (lower the learning rate or clip gradients). "
-                           "The last good checkpoints are kept.");
+      train_.episodes.flush();
+      check_finite(loss_value, "training", episode);
     }
     loss.backward();
     if (clip_value_ > 0) torch::nn::utils::clip_grad_value_(params, clip_value_);
     if (clip_norm_ > 0) torch::nn::utils::clip_grad_norm_(params, clip_norm_);
     optimizer_->step();
-    train_csv_.write(train_col_.csv_row());
+    last_done = episode;
     if (episode % opts_.log_interval == 0) {
-      train_csv_.flush();
-      log_.info(train_col_.line("Training"));
+      train_.episodes.flush();
+      log_.info(train_.col.line("Training"));
     }
 
-    bool converged = false;
-    if (episode % interval_ == 0) {
+    bool stop = false;
+    bool save = false;
+    if (interval_ > 0 && episode % interval_ == 0) {
       last_valid_loss = partial_validation(episode, epoch);
-      save_best_if_better(last_valid_loss, episode, epoch, cause);
-      status_.episode = episode;
-      status_.epoch = epoch;
-      write_status(dir_, status_);
-      if (last_valid_loss < loss_stop_ && (curriculum_done_ || !must_finish_)) {
-        converged = true;
-        cause = "Converged (Partial Validation Loss went below Loss Stop threshold)";
+      if (online) {
+        save_best_if_better(last_valid_loss, episode, epoch, cause);
+        if (scheduler_) scheduler_->validation(last_valid_loss);
+        save = true;
+        if (last_valid_loss < loss_stop_ && (curriculum_done_ || !must_finish_)) {
+          stop = true;
+          cause = "Converged (Partial Validation Loss went below Loss Stop threshold)";
+        }
       }
     }
     if ((episode + 1) % epoch_size == 0) {
-      try {
-        train_problem_->finalize_epoch(epoch);
-      } catch (...) {
-        rethrow_with_context("problem [" + problem_name_ + "] finalize_epoch");
-      }
-      aggregate(train_col_, train_agg_, *train_problem_, episode);
-      train_agg_csv_.write(train_agg_.csv_row());
-      train_agg_csv_.flush();
-      log_.info(train_agg_.line("Full Training"));
-      if (registry_.has("training.curriculum_learning")) {
-        try {
-          curriculum_done_ = train_problem_->curriculum_learning_update_params(episode);
-        } catch (...) {
-          rethrow_with_context("problem [" + problem_name_ + "] curriculum");
+      guarded("problem [" + problem_name_ + "] finalize_epoch",
+              [&] { train_problem_->finalize_epoch(epoch); });
+      aggregate(train_.col, train_.agg, *train_problem_, episode);
+      train_.aggregates.write(train_.agg.csv_row());
+      log_.info(train_.agg.line(online ? "Full Training" : "Epoch " + std::to_string(epoch)));
+      curriculum_at(episode);
+      ++epoch;
+      train_.col.reset();
+      if (scheduler_) scheduler_->epoch_end(epoch);
+      if (!online) {
+        last_valid_loss = full_validation(episode, epoch - 1);
+        last_full_validation = episode;
+        save_best_if_better(last_valid_loss, episode, epoch - 1, cause);
+        if (scheduler_) scheduler_->validation(last_valid_loss);
+        save = true;
+        if (last_valid_loss < loss_stop_ && (curriculum_done_ || !must_finish_)) {
+          stop = true;
+          cause = "Converged (Full Validation Loss went below Loss Stop threshold)";
+        } else if (early_stop_ > 0 && stale_validations_ >= early_stop_) {
+          stop = true;
+          cause = "Not converged: Early Stopping (validation loss did not improve for " +
+                  std::to_string(early_stop_) + " validations)";
         }
       }
-      ++epoch;
-      train_col_.reset();
-      if (epoch_limit_ > 0 && epoch >= epoch_limit_) {
-        cause = "Not converged: Epoch Limit reached";
-        break;
-      }
-      try {
-        train_problem_->initialize_epoch(epoch);
-      } catch (...) {
-        rethrow_with_context("problem [" + problem_name_ + "] initialize_epoch");
-      }
     }
-    if (converged) break;
-    if (episode + 1 >= episode_limit_) {
-      cause = "Not converged: Episode Limit reached";
-      break;
+    if (episode == kill_at) {
+      train_.episodes.flush();
+      std::raise(SIGKILL);
     }
+    if (save) save_last(episode, epoch, last_valid_loss, cause);
+    if (stop) break;
   }
-  train_csv_.flush();
+  train_.episodes.flush();
   const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-  log_.info("Training ended after episode " + std::to_string(episode) + " (" +
+  log_.info("Training ended after episode " + std::to_string(last_done) + " (" +
             format_seconds(seconds) + "): " + cause);
 
-  // Final partial validation (saved when best), then a full validation.
-  last_valid_loss = partial_validation(episode, epoch);
-  save_best_if_better(last_valid_loss, episode, epoch, cause);
-  if (end_state != RunState::kInterrupted) full_validation(episode, epoch);
-  status_.episode = episode;
-  status_.epoch = epoch;
-  save_last(episode, epoch, last_valid_loss, cause);
+  if (end_state != RunState::kInterrupted && last_done >= 0) {
+    if (online) {
+      // A last partial validation (saved when best), then a full validation.
+      last_valid_loss = partial_validation(last_done, epoch);
+      save_best_if_better(last_valid_loss, last_done, epoch, cause);
+      full_validation(last_done, epoch);
+    } else if (last_full_validation != last_done) {
+      last_valid_loss = full_validation(last_done, epoch);
+      save_best_if_better(last_valid_loss, last_done, epoch, cause);
+    }
+  }
+  if (last_done >= start_episode_ || !resumed_) save_last(last_done, epoch, last_valid_loss, cause);
   // model_best.pt records the final status too (as MI-Prometheus does).
   const std::string best_path = (fs::path(dir_) / "models" / "model_best.pt").string();
-  if (fs::exists(best_path)) {
+  if (end_state != RunState::kInterrupted && fs::exists(best_path)) {
     CheckpointMeta best = load_checkpoint(best_path, *model_);
     best.status = cause;
     best.timestamp = now_string();
@@ -665,53 +516,43 @@ int OnlineTrainer::train() {
 
 // --- entry points --------------------------------------------------------------
 
-int run_worker(const std::function<int()>& body, TrainingSession* session,
-               const std::string& worker) {
-  Logger& log = logger(worker);
-  auto fail = [&](int code, const std::string& what) {
-    log.error(what);
-    if (session) session->mark(RunState::kFailed, what);
-    logging_flush();
-    return code;
-  };
-  try {
-    return body();
-  } catch (const NoCudaError& e) {
-    return fail(kExitNoCuda, e.what());
-  } catch (const PluginLoadError& e) {
-    return fail(kExitPlugin, e.what());
-  } catch (const ConfigError& e) {
-    return fail(kExitConfig, e.what());
-  } catch (const Error& e) {
-    return fail(kExitFailed, e.what());
-  } catch (const c10::Error& e) {
-    return fail(kExitFailed, std::string("LibTorch: ") + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(kExitFailed, e.what());
-  }
-}
+namespace {
 
-int run_online_trainer(int argc, char** argv) {
-  const std::string worker = "mip-online-trainer";
+int run_trainer(int argc, char** argv, Trainer::Mode mode) {
+  const bool online = mode == Trainer::Mode::kOnline;
+  const std::string worker = online ? "mip-online-trainer" : "mip-offline-trainer";
+  const std::string summary =
+      online ? "Trains a model on a problem episode by episode (data generated on the fly "
+               "or cycled), validating on a fixed batch every partial_validation_interval "
+               "episodes and on the whole validation set at the end."
+             : "Trains a model epoch by epoch over a finite data set, with a full "
+               "validation after every epoch (best model on validation loss), optional "
+               "partial validation, epoch/episode limits, loss_stop and early stopping.";
   std::optional<WorkerOptions> opts;
   try {
-    opts = parse_worker_options(
-        argc, argv, worker,
-        "Trains a model on a problem episode by episode (data generated on the "
-        "fly), validating on a fixed batch every partial_validation_interval "
-        "episodes and on the whole validation set at the end.");
+    opts = parse_worker_options(argc, argv, worker, summary, WorkerKind::kTrainer);
   } catch (const Error& e) {
     std::cerr << e.what() << "\n";
     return kExitUsage;
   }
   if (!opts) return kExitOk;
-  OnlineTrainer trainer(*opts);
+  Trainer trainer(*opts, mode);
   return run_worker(
       [&] {
         trainer.setup();
         return trainer.train();
       },
       &trainer, worker);
+}
+
+}  // namespace
+
+int run_online_trainer(int argc, char** argv) {
+  return run_trainer(argc, argv, Trainer::Mode::kOnline);
+}
+
+int run_offline_trainer(int argc, char** argv) {
+  return run_trainer(argc, argv, Trainer::Mode::kOffline);
 }
 
 }  // namespace mip

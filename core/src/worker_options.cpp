@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include <mip/core/logging.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace po = boost::program_options;
@@ -13,12 +14,14 @@ namespace mip {
 
 std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
                                                   const std::string& worker,
-                                                  const std::string& summary) {
+                                                  const std::string& summary,
+                                                  WorkerKind kind) {
   WorkerOptions o;
   o.worker = worker;
   std::string config, ll, log_level;
   int64_t seed = 0;
   int tensorboard = 0, visualize = 0;
+  const bool tester = kind == WorkerKind::kTester;
   po::options_description desc("Options");
   // clang-format off
   desc.add_options()
@@ -30,7 +33,8 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
      "override one key, e.g. --set training.optimizer.lr=0.001 (repeatable; "
      "beats every file)")
     ("model", po::value(&o.model_checkpoint),
-     "checkpoint (.pt) to start from (beats model.load)")
+     tester ? "checkpoint (.pt) or experiment folder to test (required)"
+            : "checkpoint (.pt) to start from (beats model.load)")
     ("gpu", po::bool_switch(&o.gpu), "train on CUDA (fails when there is none)")
     ("expdir", po::value(&o.expdir)->default_value("./experiments"),
      "root folder of the experiments")
@@ -48,6 +52,8 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
      "unknown configuration keys are warnings, not errors")
     ("agree", po::bool_switch(&o.agree),
      "wait for Enter after printing the final configuration")
+    ("resume", po::value(&o.resume),
+     "continue the experiment in this folder from models/model_last.pt")
     ("tensorboard", po::value(&tensorboard),
      "TensorBoard level 0/1/2 (not available yet: warns)")
     ("visualize", po::value(&visualize), "interactive plots (not available: warns)");
@@ -66,7 +72,9 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
     throw ConfigError(os.str());
   }
   if (vm.count("help")) {
-    std::cout << "Usage: " << worker << " --config exp.yaml [options]\n\n"
+    std::cout << "Usage: " << worker
+              << (tester ? " --model <checkpoint or experiment folder> [options]\n\n"
+                         : " --config exp.yaml [options]\n\n")
               << summary << "\n\n" << desc << "\n";
     return std::nullopt;
   }
@@ -79,9 +87,12 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
   }
   if (!ll.empty()) o.log_level = ll;
   if (!log_level.empty()) o.log_level = log_level;
+  parse_log_level(o.log_level);  // a bad level is a usage error
   if (vm.count("seed")) o.seed = seed;
   if (vm.count("tensorboard")) o.tensorboard = tensorboard;
   if (vm.count("visualize")) o.visualize = visualize;
+  MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
+            ": --resume is for the trainers");
   MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",
             o.log_interval);
   return o;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <mip/sdk/sdk.hpp>
@@ -108,13 +109,12 @@ class ImageToClassProblem : public mip::sdk::Problem {
       : name_(std::move(name)), num_classes_(num_classes) {
     const auto& p = ctx.params();
     where_ = p.path().empty() ? "" : p.path() + ".";
-    const std::string& where = where_;
     use_train_data_ = p.get<bool>("use_train_data");
     data_folder_ = expand_user(p.get<std::string>("data_folder"));
     if (p.has("resize")) {
       resize_ = p.get<std::vector<int64_t>>("resize");
       MIP_CHECK(resize_.size() == 2 && resize_[0] > 0 && resize_[1] > 0,
-                mip::ParameterError, "[", where,
+                mip::ParameterError, "[", where_,
                 "resize] must be [height, width] with both > 0, got ",
                 list(resize_));
     }
@@ -122,7 +122,7 @@ class ImageToClassProblem : public mip::sdk::Problem {
       padding_ = p.get<std::vector<int64_t>>("padding");
       MIP_CHECK(padding_.size() == 4 && padding_[0] >= 0 && padding_[1] >= 0 &&
                     padding_[2] >= 0 && padding_[3] >= 0,
-                mip::ParameterError, "[", where,
+                mip::ParameterError, "[", where_,
                 "padding] must be [left, right, top, bottom] with each >= 0, "
                 "got ",
                 list(padding_));
@@ -162,6 +162,7 @@ class ImageToClassProblem : public mip::sdk::Problem {
     width_ = images_.size(3);
   }
 
+  /// "[1, 2, 3]" for messages.
   static std::string list(const std::vector<int64_t>& v) {
     std::string s = "[";
     for (size_t i = 0; i < v.size(); ++i)

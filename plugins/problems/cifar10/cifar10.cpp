@@ -77,8 +77,9 @@ class Cifar10 final : public mip::plugins::ImageToClassProblem {
                                " in [" + dirs[0].string() + "] and [" +
                                dirs[1].string() + "]";
       MIP_CHECK(fs::is_directory(root, ec), mip::DataError, "[", where_,
-                "data_folder]: folder [", root.string(),
-                "] does not exist; looked for ", what, ". ", kHowToGet);
+                "data_folder]: folder [", root.string(), "] ",
+                fs::exists(root, ec) ? "is not a folder" : "does not exist",
+                "; looked for ", what, ". ", kHowToGet);
       throw mip::DataError(mip::detail::str("[", (root / names[0]).string(),
                                             "] not found: looked for ", what,
                                             ". ", kHowToGet));

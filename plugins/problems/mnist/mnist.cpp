@@ -148,8 +148,9 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
                                " (plain or .gz) in " + looked;
       std::error_code ec;
       MIP_CHECK(fs::is_directory(root, ec), mip::DataError, "[", where_,
-                "data_folder]: folder [", root.string(),
-                "] does not exist; looked for ", what, ". ", how_to_get);
+                "data_folder]: folder [", root.string(), "] ",
+                fs::exists(root, ec) ? "is not a folder" : "does not exist",
+                "; looked for ", what, ". ", how_to_get);
       throw mip::DataError(mip::detail::str(
           "[", (root / images_name).string(), "] not found (nor .gz): looked for ",
           what, ". ", how_to_get));
@@ -163,7 +164,8 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
     const IdxFile labels = read_idx(labels_file, kLabelsMagic, "labels");
     const int64_t n = images.dims[0], rows = images.dims[1], cols = images.dims[2];
     MIP_CHECK(n > 0 && rows > 0 && cols > 0, mip::DataError, "[", images_file,
-              "]: file holds ", n, " images of ", rows, " x ", cols, " pixels");
+              "]: header says ", n, " images of ", rows, " x ", cols,
+              " pixels; expected at least one non-empty image");
     MIP_CHECK(labels.dims[0] == n, mip::DataError, "[", images_file,
               "] holds ", n, " images, label file [", labels_file, "] ",
               labels.dims[0], " labels");

@@ -29,6 +29,11 @@ std::string create_experiment_dir(const std::string& root,
                                   const std::string& model,
                                   const std::string& savetag);
 
+/// Creates `<parent>/<prefix><YYYYMMDD_HHMMSS>[_<tag>]/` (a new name each
+/// time: waits for the next second when taken).
+std::string create_timestamped_dir(const std::string& parent, const std::string& prefix,
+                                   const std::string& savetag);
+
 /// Writes `<dir>/status.yaml` atomically.
 void write_status(const std::string& dir, const RunStatus& status);
 

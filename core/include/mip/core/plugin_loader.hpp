@@ -105,8 +105,9 @@ class PluginLoader {
   bool discovered_ = false;
 };
 
-/// Runs `fn`, rethrowing any exception as the same mip error kind with
-/// "<who>: " in front (c10::Error and std::exception become mip::Error).
-void rethrow_with_context(const std::string& who);
+/// Inside a catch block: rethrows the current exception as the same mip error
+/// kind with "<who>: " in front (c10::Error and std::exception become
+/// mip::Error).
+[[noreturn]] void rethrow_with_context(const std::string& who);
 
 }  // namespace mip

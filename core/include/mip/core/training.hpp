@@ -1,13 +1,14 @@
 #pragma once
 
-// The training machinery shared by the trainer workers. Includes LibTorch:
-// include it only from the few files that run training.
+// The training machinery shared by the workers. Includes LibTorch: include it
+// only from the few files that run training.
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,17 +46,28 @@ class TrainingFailed : public Error {
 void install_stop_handlers();
 int stop_requested();
 
+/// Which samples an epoch visits and in which order (MI-Prometheus's
+/// `sampler` and `dataloader.shuffle` keys of a section).
+struct SamplerSpec {
+  std::string name;              ///< "" when none is configured
+  std::vector<int64_t> indices;  ///< SubsetRandomSampler's subset (empty: all)
+  bool shuffle = true;           ///< new order every epoch
+  static SamplerSpec from_config(const ParamRegistry& registry, const std::string& section);
+};
+
 /// The batches of one problem, each a pure function of (seed, stream, index):
-/// index i belongs to epoch i / batches_per_epoch(); data sets are shuffled
-/// per epoch. A resumed or re-run experiment sees the same batches.
+/// index i belongs to epoch i / batches_per_epoch(); the order of an epoch
+/// comes from (seed, epoch). A resumed or re-run experiment sees the same
+/// batches.
 class BatchStream {
  public:
-  BatchStream(std::shared_ptr<sdk::Problem> problem, int64_t batch_size,
-              uint64_t seed, uint64_t stream, bool shuffle);
-  /// ceil(size / batch_size): episodes per epoch.
+  BatchStream(std::shared_ptr<sdk::Problem> problem, int64_t batch_size, uint64_t seed,
+              uint64_t stream, SamplerSpec sampler);
+  /// ceil(samples / batch_size): episodes per epoch.
   int64_t batches_per_epoch() const;
   /// The batch with the given global index.
   sdk::DataDict batch(int64_t index);
+  /// Samples one epoch visits.
   int64_t size() const { return size_; }
 
  private:
@@ -66,7 +78,7 @@ class BatchStream {
   int64_t size_ = 0;
   uint64_t seed_;
   uint64_t stream_;
-  bool shuffle_;
+  SamplerSpec sampler_;
   at::Generator generator_;
   std::vector<int64_t> indices_;
   torch::Tensor perm_;
@@ -75,47 +87,77 @@ class BatchStream {
 
 /// Builds a torch optimizer from a section such as `training.optimizer`
 /// (`name` plus keyword arguments; unknown arguments are errors).
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(
-    const sdk::ParamView& section, std::vector<torch::Tensor> params);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const sdk::ParamView& section,
+                                                        std::vector<torch::Tensor> params);
 
-/// What every training worker shares: configuration, plugins, components,
-/// seeds, device, experiment folder, statistics plumbing.
-class TrainingSession {
+/// A learning-rate schedule, stepped at epoch ends and validations.
+class LrScheduler {
  public:
-  TrainingSession(WorkerOptions options, std::string worker_defaults_yaml);
-  virtual ~TrainingSession();
-  /// Marks status.yaml (when the folder exists).
+  virtual ~LrScheduler() = default;
+  virtual void epoch_end(int64_t epochs_done) = 0;
+  virtual void validation(double loss) = 0;
+  /// State to checkpoint, and its restoration on resume.
+  virtual std::vector<double> state() const = 0;
+  virtual void restore(const std::vector<double>& state, int64_t epochs_done) = 0;
+};
+
+/// Builds a scheduler from `training.scheduler` (StepLR, MultiStepLR,
+/// ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau).
+std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& section,
+                                            torch::optim::Optimizer& optimizer);
+
+/// Statistics of one stream of episodes (training, validation or testing):
+/// collector, aggregator and their two CSV files.
+struct StatisticsSet {
+  StatisticsCollector col;
+  StatisticsAggregator agg;
+  CsvWriter episodes;    ///< one row per episode (or validation)
+  CsvWriter aggregates;  ///< one row per aggregation
+};
+
+/// What every worker shares: configuration, plugins, components, seeds,
+/// device, experiment folder, statistics plumbing.
+class Session {
+ public:
+  Session(WorkerOptions options, std::string worker_defaults_yaml);
+  virtual ~Session();
+  /// Marks status.yaml (once this run has started writing its folder).
   void mark(RunState state, const std::string& cause);
-  const std::string& experiment_dir() const { return dir_; }
 
  protected:
-  void configure();
+  void configure(const std::vector<std::string>& files);
   const Component& problem_component(const std::string& section);
   const Component& model_component();
-  void check_keys();
-  std::shared_ptr<sdk::Problem> build_problem(const Component& c,
-                                              const std::string& section);
+  /// Unknown keys are errors (warnings with --lenient); model keys are only
+  /// checked once `model_known`.
+  void check_keys(bool model_known);
+  void log_plugin_warnings();
+  std::shared_ptr<sdk::Problem> build_problem(const Component& c, const std::string& section);
   /// Adds the problem's default values (sizes) as defaults of `model`.
-  void add_problem_values(const sdk::Problem& problem,
-                          const std::string& problem_name);
+  void add_problem_values(const sdk::Problem& problem, const std::string& problem_name);
   std::shared_ptr<sdk::Model> build_model(const Component& c);
+  void check_fit(const sdk::Problem& problem, const std::string& section);
   void seed(const std::string& section);
   void setup_device();
-  void open_experiment(const std::string& problem_name,
-                       const std::string& model_name);
-  void log_model_summary(const sdk::Model& model, const std::string& name);
-  /// Declares the worker's, the problem's and the model's statistics
-  /// (MI-Prometheus's column order: worker, problem, model).
-  void declare_statistics(sdk::Problem& problem, StatisticsCollector& col,
-                          StatisticsAggregator& agg);
+  void log_model_summary();
+  /// Declares the worker's, the problem's and the model's statistics.
+  void declare_statistics(sdk::Problem& problem, StatisticsSet& stats, bool with_epoch);
   /// Forward, loss and statistics of one batch; returns the loss value.
   double forward_and_collect(sdk::Problem& problem, const sdk::DataDict& batch,
-                             StatisticsCollector& col, int64_t episode,
-                             int64_t epoch, torch::Tensor* loss_out);
+                             StatisticsCollector& col, int64_t episode, int64_t epoch,
+                             torch::Tensor* loss_out);
   void aggregate(const StatisticsCollector& col, StatisticsAggregator& agg,
                  sdk::Problem& problem, int64_t episode);
-  sdk::DataDict next_batch(BatchStream& stream, int64_t index,
-                           const std::string& what);
+  sdk::DataDict next_batch(BatchStream& stream, int64_t index, const std::string& what);
+  /// Runs plugin code, naming the component when it throws.
+  template <typename F>
+  auto guarded(const std::string& who, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (...) {
+      rethrow_with_context(who);
+    }
+  }
 
   WorkerOptions opts_;
   std::string worker_defaults_;
@@ -130,49 +172,82 @@ class TrainingSession {
   std::string problem_name_;
   std::string model_name_;
   std::shared_ptr<sdk::Model> model_;
+  bool warned_plugins_ = false;
+  bool started_ = false;  ///< the run owns dir_ (status.yaml written by it)
 };
 
-/// mip-online-trainer.
-class OnlineTrainer final : public TrainingSession {
+/// mip-online-trainer and mip-offline-trainer: one loop, two schedules of
+/// validation and terminal conditions (MIP-BEHAVIOUR.md section 3.2).
+class Trainer final : public Session {
  public:
-  explicit OnlineTrainer(WorkerOptions options);
+  enum class Mode { kOnline, kOffline };
+  Trainer(WorkerOptions options, Mode mode);
   void setup();
   int train();
 
  private:
   double partial_validation(int64_t episode, int64_t epoch);
-  void full_validation(int64_t episode, int64_t epoch);
+  double full_validation(int64_t episode, int64_t epoch);
   CheckpointMeta meta(int64_t episode, int64_t epoch, double loss,
                       const std::string& status) const;
   void save_best_if_better(double loss, int64_t episode, int64_t epoch,
                            const std::string& status);
-  void save_last(int64_t episode, int64_t epoch, double loss,
-                 const std::string& status);
+  void save_last(int64_t episode, int64_t epoch, double loss, const std::string& status);
+  void resume_from_checkpoint();
+  void curriculum_at(int64_t episode);
+  bool curriculum_enabled() const;
+  void open_experiment();
 
+  Mode mode_;
   std::shared_ptr<sdk::Problem> train_problem_;
   std::shared_ptr<sdk::Problem> valid_problem_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<LrScheduler> scheduler_;
   std::unique_ptr<BatchStream> train_stream_;
   std::unique_ptr<BatchStream> valid_stream_;
   sdk::DataDict validation_batch_;
   double loss_stop_ = 1e-5;
-  int64_t episode_limit_ = 0;
+  int64_t episode_limit_ = -1;
   int64_t epoch_limit_ = -1;
-  int64_t interval_ = 100;
+  int64_t interval_ = -1;
+  int64_t early_stop_ = -1;
+  double early_stop_delta_ = 0.0;
   double clip_value_ = 0.0;
   double clip_norm_ = 0.0;
   bool curriculum_done_ = true;
   bool must_finish_ = false;
   double best_loss_ = std::numeric_limits<double>::infinity();
   int64_t best_episode_ = -1;
-  StatisticsCollector train_col_, valid_col_;
-  StatisticsAggregator train_agg_, valid_agg_;
-  CsvWriter train_csv_, valid_csv_, train_agg_csv_, valid_agg_csv_;
+  int64_t stale_validations_ = 0;
+  // Where the loop starts (after a resume: the episode after the checkpoint).
+  int64_t start_episode_ = 0;
+  int64_t start_epoch_ = 0;
+  bool resumed_ = false;
+  StatisticsSet train_, valid_;
+};
+
+/// mip-tester: one pass over the testing section's problem with a trained
+/// model; writes a test folder beside the training's.
+class Tester final : public Session {
+ public:
+  explicit Tester(WorkerOptions options);
+  void setup();
+  int test();
+
+ private:
+  std::string checkpoint_;
+  std::shared_ptr<sdk::Problem> problem_;
+  std::unique_ptr<BatchStream> stream_;
+  int64_t episodes_ = 0;
+  StatisticsSet stats_;
 };
 
 /// Runs a worker body, mapping errors to exit codes, logging them and
 /// marking the experiment failed (what was written stays).
-int run_worker(const std::function<int()>& body, TrainingSession* session,
-               const std::string& worker);
+int run_worker(const std::function<int()>& body, Session* session, const std::string& worker);
+
+/// Removes the rows of a statistics CSV whose `episode` column is above
+/// `last_episode` (used on resume; rewritten atomically).
+void truncate_csv_after(const std::string& path, int64_t last_episode);
 
 }  // namespace mip

@@ -6,7 +6,7 @@
 
 namespace mip {
 
-/// Process exit codes of every worker (documented in docs/workers.md).
+/// Process exit codes of every worker (documented in docs/05-workers.md).
 enum ExitCode : int {
   kExitOk = 0,           ///< finished (converged or a limit reached)
   kExitFailed = 1,       ///< training failed (plugin error, NaN loss, I/O)
@@ -35,16 +35,27 @@ struct WorkerOptions {
   bool lenient = false;               ///< unknown keys warn instead of fail
   std::optional<int> tensorboard;     ///< accepted, reported as unsupported
   std::optional<int> visualize;       ///< accepted, reported as unsupported
+  std::string resume;                 ///< --resume <experiment folder>
 };
+
+/// Which flags a worker takes.
+enum class WorkerKind { kTrainer, kTester };
 
 /// Parses the command line; returns nullopt after printing --help, throws
 /// mip::ConfigError (exit kExitUsage) on bad flags.
 std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
                                                   const std::string& worker,
-                                                  const std::string& summary);
+                                                  const std::string& summary,
+                                                  WorkerKind kind);
 
 /// mip-online-trainer: episodes over a generator with partial validation.
 int run_online_trainer(int argc, char** argv);
+
+/// mip-offline-trainer: epochs over a data set, full validation each epoch.
+int run_offline_trainer(int argc, char** argv);
+
+/// mip-tester: tests a trained model once over the testing set.
+int run_tester(int argc, char** argv);
 
 /// mip-plugins: list and describe the plugins found.
 int run_plugins_tool(int argc, char** argv);

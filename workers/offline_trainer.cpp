@@ -1,0 +1,3 @@
+#include <mip/core/worker.hpp>
+
+int main(int argc, char** argv) { return mip::run_offline_trainer(argc, argv); }
