@@ -6,12 +6,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include <mip/sdk/error.hpp>
 
 namespace mip::test {
 
@@ -46,6 +50,36 @@ inline std::string read(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// The message of the mip::Error that `f` throws, or "(no error)".
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+/// Number of lines of a text file.
+inline size_t lines(const std::filesystem::path& p) {
+  const std::string s = read(p);
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+/// The only experiment folder (holding `marker`) under `root`; the test
+/// fails when there is not exactly one.
+inline std::filesystem::path only_experiment(const std::filesystem::path& root,
+                                             const std::string& marker = "status.yaml") {
+  std::vector<std::filesystem::path> found;
+  if (std::filesystem::exists(root))
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+      if (e.is_regular_file() && e.path().filename() == marker)
+        found.push_back(e.path().parent_path());
+  EXPECT_EQ(found.size(), 1u) << "experiment folders under " << root;
+  return found.empty() ? std::filesystem::path() : found[0];
 }
 
 /// Result of a child process.

@@ -17,21 +17,11 @@ using test::read;
 using test::run;
 using test::RunResult;
 using test::TempDir;
+using test::only_experiment;
 
 const std::string kTrainer = MIP_ONLINE_TRAINER;
 const std::string kPlugins = MIP_PLUGINS_TOOL;
 const std::string kSource = MIP_SOURCE_DIR;
-
-/// The only experiment folder under `root` (the test fails otherwise).
-fs::path only_experiment(const fs::path& root) {
-  std::vector<fs::path> found;
-  if (fs::exists(root))
-    for (const auto& e : fs::recursive_directory_iterator(root))
-      if (e.is_regular_file() && e.path().filename() == "status.yaml")
-        found.push_back(e.path().parent_path());
-  EXPECT_EQ(found.size(), 1u) << "experiment folders under " << root;
-  return found.empty() ? fs::path() : found[0];
-}
 
 /// Rows of a CSV file (header first).
 std::vector<std::vector<std::string>> csv(const fs::path& p) {

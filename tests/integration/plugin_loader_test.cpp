@@ -17,17 +17,9 @@ namespace fs = std::filesystem;
 namespace mip {
 namespace {
 
-std::string dir_of(const std::string& file) { return fs::path(file).parent_path().string(); }
+using test::error_of;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string dir_of(const std::string& file) { return fs::path(file).parent_path().string(); }
 
 /// Builds a component from YAML parameters (on top of its manifest defaults).
 struct Built {

@@ -25,6 +25,8 @@ using test::read;
 using test::run;
 using test::RunResult;
 using test::TempDir;
+using test::lines;
+using test::only_experiment;
 
 const std::string kBin = fs::path(MIP_ONLINE_TRAINER).parent_path().string();
 const std::string kOnline = kBin + "/mip-online-trainer";
@@ -32,21 +34,6 @@ const std::string kOffline = kBin + "/mip-offline-trainer";
 const std::string kTester = kBin + "/mip-tester";
 const std::string kSource = MIP_SOURCE_DIR;
 const std::string kSerialRecall = kSource + "/configs/serial_recall/lstm.yaml";
-
-fs::path only_experiment(const fs::path& root) {
-  std::vector<fs::path> found;
-  if (fs::exists(root))
-    for (const auto& e : fs::recursive_directory_iterator(root))
-      if (e.is_regular_file() && e.path().filename() == "training_configuration.yaml")
-        found.push_back(e.path().parent_path());
-  EXPECT_EQ(found.size(), 1u) << "experiment folders under " << root;
-  return found.empty() ? fs::path() : found[0];
-}
-
-size_t lines(const fs::path& p) {
-  const std::string s = read(p);
-  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
-}
 
 void put_u32(std::string& s, uint32_t v) {
   for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -112,7 +99,7 @@ TEST(OfflineTrainer, TrainsValidatesEachEpochAndTheTesterTestsAnywhere) {
   const std::string cfg = mnist_config(d);
   RunResult r = run(kOffline + " --config " + cfg + " --expdir " + d.str() + "/exp");
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp = only_experiment(d.path() / "exp");
+  const fs::path exp = only_experiment(d.path() / "exp", "training_configuration.yaml");
   EXPECT_EQ(exp.parent_path(), d.path() / "exp" / "MNIST" / "LeNet5");
   // 500 samples / 32 = 16 episodes per epoch, 4 epochs, a full validation each.
   EXPECT_EQ(lines(exp / "training_statistics.csv"), 1u + 64u);
@@ -165,7 +152,7 @@ TEST(OfflineTrainer, EarlyStoppingAndSchedulerAndSamplerErrors) {
                     " --set training.optimizer.lr=0 --set training.terminal_conditions.epoch_limit=20"
                     " --set training.terminal_conditions.early_stop_validations=2");
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp = only_experiment(d.path() / "exp");
+  const fs::path exp = only_experiment(d.path() / "exp", "training_configuration.yaml");
   EXPECT_NE(read(exp / "status.yaml").find("Early Stopping"), std::string::npos);
   EXPECT_EQ(lines(exp / "validation_set_agg_statistics.csv"), 1u + 3u);
   r = run(kOffline + " --config " + cfg + " --expdir " + d.str() + "/bad" +
@@ -212,8 +199,8 @@ void expect_kill_and_resume_identical(const std::string& trainer, const std::str
   r = run("MIP_FAULT_KILL_AT_EPISODE=" + std::to_string(kill_at) + " " + trainer + args +
           " --expdir " + d.str() + "/killed");
   ASSERT_EQ(r.code, 128 + SIGKILL) << r.output;
-  const fs::path straight = only_experiment(d.path() / "straight");
-  const fs::path killed = only_experiment(d.path() / "killed");
+  const fs::path straight = only_experiment(d.path() / "straight", "training_configuration.yaml");
+  const fs::path killed = only_experiment(d.path() / "killed", "training_configuration.yaml");
   EXPECT_NE(read(killed / "status.yaml").find("state: running"), std::string::npos);
   r = run(trainer + " --resume " + killed.string());
   ASSERT_EQ(r.code, 0) << r.output;
@@ -308,7 +295,7 @@ TEST(Failures, NonFiniteLossStopsKeepsCheckpointsAndMarksFailed) {
               r.output.find("loss is nan at episode") != std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("The last good checkpoints (models/) are kept"), std::string::npos);
-  const fs::path exp = only_experiment(d.path() / "exp");
+  const fs::path exp = only_experiment(d.path() / "exp", "training_configuration.yaml");
   EXPECT_NE(read(exp / "status.yaml").find("state: failed"), std::string::npos);
   const CheckpointMeta last = read_checkpoint_meta((exp / "models/model_last.pt").string());
   const CheckpointMeta best = read_checkpoint_meta((exp / "models/model_best.pt").string());
@@ -322,7 +309,7 @@ TEST(Failures, CorruptOrForeignCheckpointIsNamedAndNothingIsOverwritten) {
                     "/exp --set training.terminal_conditions.episode_limit=30"
                     " --set validation.partial_validation_interval=10");
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp = only_experiment(d.path() / "exp");
+  const fs::path exp = only_experiment(d.path() / "exp", "training_configuration.yaml");
   const fs::path last = exp / "models/model_last.pt";
   const std::string good = read(last);
   const std::string status = read(exp / "status.yaml");
@@ -350,7 +337,7 @@ TEST(Tester, SeedMakesAGeneratedTestSetRepeat) {
   RunResult r = run(kOnline + " --config " + kSerialRecall + " --expdir " + d.str() +
                     "/exp --set training.terminal_conditions.episode_limit=20");
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp = only_experiment(d.path() / "exp");
+  const fs::path exp = only_experiment(d.path() / "exp", "training_configuration.yaml");
   std::vector<std::string> csvs;
   for (const char* tag : {"a", "b", "c"}) {
     const std::string seed = std::string(tag) == "c" ? "4" : "3";

@@ -29,15 +29,7 @@ namespace fs = std::filesystem;
 namespace mip {
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 #define EXPECT_HAS(text, part) \
   EXPECT_NE((text).find(part), std::string::npos) << "[" << (text) << "] lacks [" << (part) << "]"

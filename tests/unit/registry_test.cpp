@@ -9,20 +9,11 @@ namespace mip {
 namespace {
 
 using test::TempDir;
+using test::error_of;
 
 std::string get(const ParamRegistry& r, const std::string& section,
                 const std::string& key) {
   return r.view(section)->get<std::string>(key);
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(ParamRegistry, FileBeatsWhatItIncludesAndFirstIncludeWins) {
