@@ -1,6 +1,7 @@
 #include <mip/core/plugin_loader.hpp>
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vector>  // before boost/dll (BOOST_DLL_USE_STD_FS)
@@ -135,11 +136,8 @@ std::vector<std::string> PluginLoader::search_path(
     for (const auto& q : split_colon(p)) all.push_back(q);
   if (const char* env = std::getenv("MIP_PLUGIN_PATH"))
     for (const auto& q : split_colon(env)) all.push_back(q);
-#ifdef MIP_BUILD_PLUGIN_DIR
-  all.push_back(MIP_BUILD_PLUGIN_DIR);
-#endif
   const std::string exe = exe_dir();
-  if (!exe.empty()) all.push_back((fs::path(exe) / ".." / "lib" / "mip" / "plugins").string());
+  if (!exe.empty()) all.push_back((fs::path(exe) / ".." / MIP_RELATIVE_PLUGIN_DIR).string());
 #ifdef MIP_INSTALL_PLUGIN_DIR
   all.push_back(MIP_INSTALL_PLUGIN_DIR);
 #endif
@@ -257,7 +255,21 @@ void PluginLoader::add_library(const std::string& path) {
       loaded_paths_.end())
     return;
   loaded_paths_.push_back(canon);
+  const std::string why = allow_insecure_ ? "" : insecure_reason(canon);
+  MIP_CHECK(why.empty(), PluginLoadError, why);
   index(open(canon), folders_.size());
+}
+
+std::string PluginLoader::insecure_reason(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !(st.st_mode & S_IWOTH)) return "";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  const bool dir = S_ISDIR(st.st_mode);
+  return std::string("plugin ") + (dir ? "folder" : "library") + " [" + path +
+         "] is writable by every user (mode " + mode +
+         "): loading a library runs its code, so anyone could run code as you. Fix it "
+         "with: chmod o-w " + path + " (or pass --allow-insecure-plugin-dir)";
 }
 
 void PluginLoader::discover() {
@@ -266,6 +278,13 @@ void PluginLoader::discover() {
   for (size_t rank = 0; rank < folders_.size(); ++rank) {
     std::error_code ec;
     if (!fs::is_directory(folders_[rank], ec)) continue;
+    if (!allow_insecure_) {
+      const std::string why = insecure_reason(folders_[rank]);
+      if (!why.empty()) {
+        failures_.push_back({folders_[rank], why});
+        continue;
+      }
+    }
     std::vector<std::string> files;
     for (const auto& entry : fs::directory_iterator(folders_[rank], ec)) {
       const std::string name = entry.path().filename().string();
@@ -281,6 +300,8 @@ void PluginLoader::discover() {
         continue;
       loaded_paths_.push_back(canon);
       try {
+        const std::string why = allow_insecure_ ? "" : insecure_reason(canon);
+        if (!why.empty()) throw PluginLoadError(why);
         index(open(canon), rank);
       } catch (const Error& e) {
         failures_.push_back({canon, e.what()});

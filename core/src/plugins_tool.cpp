@@ -14,8 +14,8 @@ namespace mip {
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: mip-plugins [--plugin-path DIR]... list\n"
-    "       mip-plugins [--plugin-path DIR]... info <component name | library.so>\n\n"
+    "Usage: mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] list\n"
+    "       mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] info <name | library.so>\n\n"
     "Lists the problems and models found in the plugin folders (searched in\n"
     "this order: --plugin-path, $MIP_PLUGIN_PATH, the build tree, <prefix>/lib/mip/plugins),\n"
     "or shows one component's library, versions, ABI fields and default parameters.\n";
@@ -51,8 +51,13 @@ void print_component(const Component& c) {
 
 int run_plugins_tool(int argc, char** argv) {
   std::vector<std::string> paths, args;
+  bool allow_insecure = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--allow-insecure-plugin-dir") {
+      allow_insecure = true;
+      continue;
+    }
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       return kExitOk;
@@ -74,6 +79,7 @@ int run_plugins_tool(int argc, char** argv) {
     return kExitUsage;
   }
   PluginLoader loader(PluginLoader::search_path(paths, {}));
+  loader.allow_insecure(allow_insecure);
   try {
     if (args[0] == "info" && args[1].size() > 3 &&
         args[1].compare(args[1].size() - 3, 3, ".so") == 0) {

@@ -93,6 +93,7 @@ void Session::configure(const std::vector<std::string>& files) {
     config_plugin_paths = registry_.view("")->get<std::vector<std::string>>("plugin_paths");
   loader_ = std::make_unique<PluginLoader>(
       PluginLoader::search_path(opts_.plugin_paths, config_plugin_paths));
+  loader_->allow_insecure(opts_.allow_insecure_plugin_dir);
 }
 
 const Component& Session::problem_component(const std::string& section) {
@@ -107,6 +108,7 @@ const Component& Session::problem_component(const std::string& section) {
   registry_.add_defaults(section + ".problem", c.defaults_yaml,
                          "defaults of " + c.name + " (" + c.library->path + ")");
   log_plugin_warnings();
+  log_.debug("Problem " + c.name + " (" + section + ") from " + c.library->path);
   return c;
 }
 
@@ -120,6 +122,7 @@ const Component& Session::model_component() {
               [&]() -> auto& { return loader_->find(sdk::ComponentKind::kModel, name); });
   registry_.add_defaults("model", c.defaults_yaml,
                          "defaults of " + c.name + " (" + c.library->path + ")");
+  log_.info("Model " + c.name + " from " + c.library->path);
   return c;
 }
 

@@ -489,7 +489,8 @@ int Trainer::train() {
   log_.info("Training ended after episode " + std::to_string(last_done) + " (" +
             format_seconds(seconds) + "): " + cause);
 
-  if (end_state != RunState::kInterrupted && last_done >= 0) {
+  const bool trained_now = last_done >= start_episode_;
+  if (end_state != RunState::kInterrupted && last_done >= 0 && trained_now) {
     if (online) {
       // A last partial validation (saved when best), then a full validation.
       last_valid_loss = partial_validation(last_done, epoch);
@@ -500,7 +501,7 @@ int Trainer::train() {
       save_best_if_better(last_valid_loss, last_done, epoch, cause);
     }
   }
-  if (last_done >= start_episode_ || !resumed_) save_last(last_done, epoch, last_valid_loss, cause);
+  if (trained_now) save_last(last_done, epoch, last_valid_loss, cause);
   // model_best.pt records the final status too (as MI-Prometheus does).
   const std::string best_path = (fs::path(dir_) / "models" / "model_best.pt").string();
   if (end_state != RunState::kInterrupted && fs::exists(best_path)) {

@@ -48,6 +48,8 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
      "extra plugin folder, searched first (repeatable; ':' separates several)")
     ("seed", po::value(&seed),
      "seed of both seed_torch and seed_numpy (-1: draw one and record it)")
+    ("allow-insecure-plugin-dir", po::bool_switch(&o.allow_insecure_plugin_dir),
+     "load plugins from folders any user may write to (refused by default)")
     ("lenient", po::bool_switch(&o.lenient),
      "unknown configuration keys are warnings, not errors")
     ("agree", po::bool_switch(&o.agree),

@@ -1,12 +1,15 @@
-# mip_add_plugin(<name> SOURCES <file>... DEFAULTS <file.yml>... [OUTPUT_DIRECTORY <dir>])
+# mip_add_plugin(<name> SOURCES <file>... DEFAULTS <file.yml>...
+#                [OUTPUT_DIRECTORY <dir>] [NO_INSTALL])
 #
 # Builds the plugin library lib<name>.so against mip::sdk with hidden symbols
 # and LibTorch's flags, and embeds its default-parameters YAML files, so that
-# `mip-plugins info` can print them. Used identically in and out of the tree.
+# `mip-plugins info` can print them. The library lands in
+# <build>/lib/mip/plugins (or OUTPUT_DIRECTORY) and installs to
+# <prefix>/lib/mip/plugins. Used identically in and out of the tree.
 include_guard(GLOBAL)
 
 function(mip_add_plugin name)
-  cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "SOURCES;DEFAULTS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_DIRECTORY" "SOURCES;DEFAULTS" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "mip_add_plugin(${name}): give its sources: SOURCES a.cpp ...")
   endif()
@@ -40,13 +43,17 @@ function(mip_add_plugin name)
   configure_file("${gen_file}.in" "${gen_file}" COPYONLY)
 
   add_library(${name} MODULE ${ARG_SOURCES} "${gen_file}")
-  target_link_libraries(${name} PRIVATE mip::sdk)
+  if(TARGET mip::sdk)
+    target_link_libraries(${name} PRIVATE mip::sdk)
+  else()
+    target_link_libraries(${name} PRIVATE Mip::sdk)
+  endif()
   if(ARG_OUTPUT_DIRECTORY)
     set(outdir "${ARG_OUTPUT_DIRECTORY}")
   elseif(DEFINED MIP_PLUGIN_OUTPUT_DIR)
     set(outdir "${MIP_PLUGIN_OUTPUT_DIR}")
   else()
-    set(outdir "${CMAKE_CURRENT_BINARY_DIR}")
+    set(outdir "${CMAKE_BINARY_DIR}/lib/mip/plugins")
   endif()
   set_target_properties(${name} PROPERTIES
     PREFIX "lib"
@@ -56,4 +63,8 @@ function(mip_add_plugin name)
     LIBRARY_OUTPUT_DIRECTORY "${outdir}")
   # A plugin must resolve every symbol at link time, not fail at dlopen.
   target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  if(NOT ARG_NO_INSTALL)
+    include(GNUInstallDirs)
+    install(TARGETS ${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/mip/plugins)
+  endif()
 endfunction()

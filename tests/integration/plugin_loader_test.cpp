@@ -1,6 +1,7 @@
 // The plugin loader against real .so files built by the test tree, and the
 // built-in serial recall and LSTM plugins through the real loader.
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <filesystem>
 
@@ -90,6 +91,51 @@ TEST(PluginLoader, WrongAbiShowsPluginAndHostSides) {
   }
 }
 
+TEST(PluginLoader, OtherLibTorchIsRefusedNamingBothVersions) {
+  try {
+    PluginLoader::open(MIP_FIXTURE_WRONG_TORCH);
+    FAIL() << "loaded";
+  } catch (const PluginAbiError& e) {
+    const std::string err = e.what();
+    EXPECT_NE(err.find(std::string("LibTorch [1.12.1], host LibTorch [") + TORCH_VERSION + "]"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("build the plugin with the same LibTorch"), std::string::npos) << err;
+  }
+}
+
+TEST(PluginLoader, WorldWritableFoldersAndLibrariesAreRefusedUnlessAllowed) {
+  test::TempDir d;
+  const fs::path folder = d.path() / "open";
+  fs::create_directories(folder);
+  fs::copy_file(MIP_FIXTURE_GOOD, folder / "libgood.so");
+  fs::permissions(folder, fs::perms::all);  // 0777
+  {
+    PluginLoader loader({folder.string()});
+    const std::string err =
+        error_of([&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"); });
+    EXPECT_NE(err.find("plugin folder [" + folder.string() + "] is writable by every user (mode "
+                       "0777)"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("chmod o-w"), std::string::npos) << err;
+    EXPECT_NE(err.find("--allow-insecure-plugin-dir"), std::string::npos) << err;
+  }
+  {
+    PluginLoader loader({folder.string()});
+    loader.allow_insecure(true);
+    EXPECT_NO_THROW(loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"));
+  }
+  fs::permissions(folder, fs::perms::owner_all);
+  fs::permissions(folder / "libgood.so", fs::perms::others_write, fs::perm_options::add);
+  PluginLoader loader({folder.string()});
+  const std::string err =
+      error_of([&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"); });
+  EXPECT_NE(err.find("plugin library [" + (folder / "libgood.so").string() + "] is writable"),
+            std::string::npos)
+      << err;
+}
+
 TEST(PluginLoader, ThrowingFactoryIsReportedWithThePluginName) {
   PluginLoader loader({dir_of(MIP_FIXTURE_THROWING)});
   ParamRegistry r;
@@ -175,6 +221,7 @@ TEST(PluginLoader, SearchPathOrderAndEnvironment) {
   EXPECT_EQ(path[1], "/config");
   EXPECT_EQ(path[2], "/env/one");
   EXPECT_EQ(path[3], "/env/two");
+  // Then the folder beside the executable: the build tree's plugin folder.
   EXPECT_EQ(path[4], fs::weakly_canonical(MIP_BUILD_PLUGIN_DIR).string());
 }
 

@@ -57,13 +57,21 @@ const char* to_string(sdk::ComponentKind kind);
 /// Finds, checks and loads plugin libraries (DESIGN.md section 3).
 class PluginLoader {
  public:
-  /// Search order: `cli_paths`, `config_paths`, $MIP_PLUGIN_PATH, the build
-  /// tree's plugin folder, <prefix>/lib/mip/plugins (beside the executable).
+  /// Search order: `cli_paths`, `config_paths`, $MIP_PLUGIN_PATH, then
+  /// <exe>/../lib/mip/plugins (the build tree's plugin folder when run from
+  /// the build tree, <prefix>/lib/mip/plugins once installed), then the
+  /// configured install prefix's.
   static std::vector<std::string> search_path(
       const std::vector<std::string>& cli_paths,
       const std::vector<std::string>& config_paths);
 
   explicit PluginLoader(std::vector<std::string> folders);
+
+  /// Loads from folders and libraries any user may write to (refused by
+  /// default: loading a library runs its code).
+  void allow_insecure(bool allow) { allow_insecure_ = allow; }
+  /// Why `path` (folder or library) is unsafe to load from, or "".
+  static std::string insecure_reason(const std::string& path);
 
   /// Opens one library and checks its manifest; throws PluginLoadError (not
   /// found, not a library, dlopen error, no manifest) or PluginAbiError.
@@ -103,6 +111,7 @@ class PluginLoader {
   std::vector<std::string> duplicates_;  // "kind:name" provided twice in a folder
   std::vector<std::string> loaded_paths_;
   bool discovered_ = false;
+  bool allow_insecure_ = false;
 };
 
 /// Inside a catch block: rethrows the current exception as the same mip error

@@ -33,6 +33,7 @@ struct WorkerOptions {
   std::vector<std::string> plugin_paths;
   std::optional<int64_t> seed;        ///< --seed: both seeds
   bool lenient = false;               ///< unknown keys warn instead of fail
+  bool allow_insecure_plugin_dir = false;  ///< load from world-writable folders
   std::optional<int> tensorboard;     ///< accepted, reported as unsupported
   std::optional<int> visualize;       ///< accepted, reported as unsupported
   std::string resume;                 ///< --resume <experiment folder>
