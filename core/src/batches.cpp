@@ -5,6 +5,8 @@
 #include <mip/sdk/problem.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <utility>
 #include <sstream>
 
 namespace mip {
@@ -148,6 +150,94 @@ sdk::DataDict BatchStream::batch(int64_t index) {
     generator_.set_current_seed(batch_seed(index));
   }
   return problem_->get_batch(indices_, generator_);
+}
+
+BatchPrefetcher::BatchPrefetcher(BatchStream& stream)
+    : stream_(stream), thread_([this] { loop(); }) {}
+
+BatchPrefetcher::~BatchPrefetcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void BatchPrefetcher::wait_idle(std::unique_lock<std::mutex>& lock) {
+  cv_.wait(lock, [this] { return requested_ < 0 && running_ < 0; });
+}
+
+void BatchPrefetcher::request(int64_t index) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wait_idle(lock);
+  if (ready_ == index) return;
+  requested_ = index;
+  ready_ = -1;
+  error_ = nullptr;
+  cv_.notify_all();
+}
+
+sdk::DataDict BatchPrefetcher::take(int64_t index) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wait_idle(lock);  // the stream is not shared while a batch is generated
+  if (ready_ == index) {
+    ready_ = -1;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    return std::move(result_);
+  }
+  ready_ = -1;
+  return stream_.batch(index);
+}
+
+void BatchPrefetcher::loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || requested_ >= 0; });
+    if (stop_) return;
+    running_ = std::exchange(requested_, -1);
+    lock.unlock();
+    sdk::DataDict batch;
+    std::exception_ptr error;
+    try {
+      batch = stream_.batch(running_);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    result_ = std::move(batch);
+    error_ = error;
+    ready_ = running_;
+    running_ = -1;
+    cv_.notify_all();
+  }
+}
+
+std::string blas_warning() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line, path;
+  while (std::getline(maps, line)) {
+    const auto at = line.find('/');
+    if (at == std::string::npos) continue;
+    const std::string p = line.substr(at);
+    if (p.find("libblas.so") != std::string::npos || p.find("libopenblas") != std::string::npos) {
+      path = p;
+      break;
+    }
+  }
+  if (path.empty()) return "";
+  std::error_code ec;
+  const std::string real = std::filesystem::canonical(path, ec).string();
+  const std::string& name = ec ? path : real;
+  if (name.find("/blas/libblas.so") != std::string::npos)
+    return "LibTorch runs on the reference BLAS (" + name +
+           "), several times slower than OpenBLAS; install it with: sudo apt install "
+           "libopenblas0-openmp";
+  if (name.find("pthread") != std::string::npos)
+    return "LibTorch runs on OpenBLAS's pthread build (" + name +
+           "), whose threads fight LibTorch's OpenMP threads; install the OpenMP build: sudo apt "
+           "install libopenblas0-openmp";
+  return "";
 }
 
 }  // namespace mip

@@ -76,6 +76,16 @@ void write_status(const std::string& dir, const RunStatus& s) {
   out << YAML::Key << "best_episode" << YAML::Value << s.best_episode;
   out << YAML::Key << "started" << YAML::Value << s.started;
   out << YAML::Key << "updated" << YAML::Value << now_string();
+  if (s.first_episode_unix > 0) {
+    out << YAML::Key << "timing" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "first_episode_unix" << YAML::Value << s.first_episode_unix;
+    out << YAML::Key << "timed_episodes" << YAML::Value << s.timed_episodes;
+    out << YAML::Key << "timed_seconds" << YAML::Value << s.timed_seconds;
+    if (s.timed_episodes > 0)
+      out << YAML::Key << "ms_per_episode" << YAML::Value
+          << 1000.0 * s.timed_seconds / static_cast<double>(s.timed_episodes);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   write_file_atomic((fs::path(dir) / "status.yaml").string(),
                     std::string(out.c_str()) + "\n");

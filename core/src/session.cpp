@@ -74,6 +74,9 @@ void Session::configure(const std::vector<std::string>& files) {
   logging_set_console_level(parse_log_level(opts_.log_level));
   MIP_CHECK(!files.empty(), ConfigError, opts_.worker,
             ": no configuration given; pass --config experiment.yaml");
+  if (opts_.threads) torch::set_num_threads(*opts_.threads);
+  static const std::string blas = blas_warning();  // once per process
+  if (!blas.empty()) log_.warn(blas);
   registry_.load_files(files);
   for (const auto& w : registry_.warnings()) log_.warn(w);
   for (const auto& s : opts_.sets) registry_.apply_override(s);

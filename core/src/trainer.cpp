@@ -53,6 +53,14 @@ int64_t fault_kill_episode() {
   return v ? std::atoll(v) : -1;
 }
 
+/// Episodes left out of the timing in status.yaml (allocator, caches).
+constexpr int64_t kWarmupEpisodes = 5;
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string stats_key(const std::string& key) { return "stats.training." + key; }
 
 /// A NaN or infinite loss ends the run; the checkpoints already written stay.
@@ -396,6 +404,9 @@ int Trainer::train() {
   std::string cause = "Not Converged";
   RunState end_state = RunState::kFinished;
   std::vector<torch::Tensor> params = model_->parameters();
+  BatchPrefetcher prefetcher(*train_stream_);
+  const int64_t warm_mark = start_episode_ + kWarmupEpisodes - 1;
+  auto warm_time = clock::now();
   const std::string tag = online ? "Partial Validation" : "Full Validation";
   for (;; ++episode) {
     if (int sig = stop_requested()) {
@@ -416,7 +427,14 @@ int Trainer::train() {
     if (episode % epoch_size == 0)
       guarded("problem [" + problem_name_ + "] initialize_epoch",
               [&] { train_problem_->initialize_epoch(epoch); });
-    const sdk::DataDict batch = next_batch(*train_stream_, episode, "training");
+    if (episode == start_episode_) status_.first_episode_unix = unix_now();
+    sdk::DataDict batch = guarded(
+        "problem [" + problem_name_ + "] training batch " + std::to_string(episode),
+        [&] { return prefetcher.take(episode); });
+    // The next batch is generated while this one trains, unless an epoch ends
+    // first (the curriculum may change the problem).
+    if ((episode + 1) % epoch_size != 0) prefetcher.request(episode + 1);
+    if (!device_.is_cpu()) batch = batch.to(device_, true);
     model_->train();
     optimizer_->zero_grad();
     torch::Tensor loss;
@@ -482,7 +500,12 @@ int Trainer::train() {
       std::raise(SIGKILL);
     }
     if (save) save_last(episode, epoch, last_valid_loss, cause);
+    if (episode == warm_mark) warm_time = clock::now();
     if (stop) break;
+  }
+  if (last_done > warm_mark) {
+    status_.timed_episodes = last_done - warm_mark;
+    status_.timed_seconds = std::chrono::duration<double>(clock::now() - warm_time).count();
   }
   train_.episodes.flush();
   const double seconds = std::chrono::duration<double>(clock::now() - start).count();

@@ -20,7 +20,7 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
   o.worker = worker;
   std::string config, ll, log_level;
   int64_t seed = 0;
-  int tensorboard = 0, visualize = 0;
+  int tensorboard = 0, visualize = 0, threads = 0;
   const bool tester = kind == WorkerKind::kTester;
   po::options_description desc("Options");
   // clang-format off
@@ -46,6 +46,8 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
      "console statistics line every N episodes (CSV gets every episode)")
     ("plugin-path", po::value(&o.plugin_paths)->composing(),
      "extra plugin folder, searched first (repeatable; ':' separates several)")
+    ("threads", po::value(&threads),
+     "LibTorch intra-op threads (and OpenMP's); default: see docs/performance.md")
     ("seed", po::value(&seed),
      "seed of both seed_torch and seed_numpy (-1: draw one and record it)")
     ("allow-insecure-plugin-dir", po::bool_switch(&o.allow_insecure_plugin_dir),
@@ -91,6 +93,10 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
   if (!log_level.empty()) o.log_level = log_level;
   parse_log_level(o.log_level);  // a bad level is a usage error
   if (vm.count("seed")) o.seed = seed;
+  if (vm.count("threads")) {
+    MIP_CHECK(threads > 0, ConfigError, worker, ": --threads must be > 0, got ", threads);
+    o.threads = threads;
+  }
   if (vm.count("tensorboard")) o.tensorboard = tensorboard;
   if (vm.count("visualize")) o.visualize = visualize;
   MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,

@@ -18,6 +18,10 @@ struct RunStatus {
   int64_t best_episode = -1;
   std::string started;   ///< ISO time
   std::string worker;    ///< mip-online-trainer, ...
+  // Timing of this process's training (written when measured):
+  double first_episode_unix = 0.0;  ///< wall clock at the first episode's start
+  int64_t timed_episodes = 0;       ///< episodes after the warm-up
+  double timed_seconds = 0.0;       ///< their wall time (validations included)
 };
 
 const char* to_string(RunState state);

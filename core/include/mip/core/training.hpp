@@ -6,7 +6,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <condition_variable>
+#include <exception>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <limits>
 #include <map>
 #include <memory>
@@ -84,6 +88,40 @@ class BatchStream {
   torch::Tensor perm_;
   int64_t perm_epoch_ = -1;
 };
+
+/// Generates the next batch of a stream on a background thread while the
+/// current one trains. Only one request is in flight; take() returns exactly
+/// what BatchStream::batch(index) would, so runs stay reproducible.
+class BatchPrefetcher {
+ public:
+  explicit BatchPrefetcher(BatchStream& stream);
+  ~BatchPrefetcher();
+  BatchPrefetcher(const BatchPrefetcher&) = delete;
+  BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
+  /// Starts generating batch `index` in the background.
+  void request(int64_t index);
+  /// Batch `index`: the prefetched one, or generated now.
+  sdk::DataDict take(int64_t index);
+
+ private:
+  void loop();
+  void wait_idle(std::unique_lock<std::mutex>& lock);
+
+  BatchStream& stream_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int64_t requested_ = -1;  ///< index asked for, not started
+  int64_t running_ = -1;    ///< index being generated
+  int64_t ready_ = -1;      ///< index of `result_`
+  sdk::DataDict result_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+/// The path of the BLAS library LibTorch runs on, and a warning when it is
+/// the slow reference BLAS or OpenBLAS's pthread build ("" when fine).
+std::string blas_warning();
 
 /// Builds a torch optimizer from a section such as `training.optimizer`
 /// (`name` plus keyword arguments; unknown arguments are errors).

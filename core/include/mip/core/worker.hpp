@@ -37,6 +37,7 @@ struct WorkerOptions {
   std::optional<int> tensorboard;     ///< accepted, reported as unsupported
   std::optional<int> visualize;       ///< accepted, reported as unsupported
   std::string resume;                 ///< --resume <experiment folder>
+  std::optional<int> threads;         ///< --threads: LibTorch intra-op threads
 };
 
 /// Which flags a worker takes.

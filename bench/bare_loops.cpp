@@ -1,0 +1,196 @@
+// The floor: the benchmark workloads as bare LibTorch loops, no framework.
+// Same maths, same data generation, same optimizer as the worker runs them
+// through the plugins. Prints one JSON line with the timing.
+//
+//   mip-bench-bare <lstm|mlp|lenet5> <threads> <episodes> [data_folder]
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr int64_t kWarmup = 5;  // as the worker: episodes left out of the timing
+
+/// Runs `step(episode)` for `episodes` episodes and prints the timing.
+template <typename Step>
+void time_loop(const std::string& name, int64_t episodes, Step&& step) {
+  const double first = unix_now();
+  auto warm = clock_type::now();
+  for (int64_t e = 0; e < episodes; ++e) {
+    step(e);
+    if (e == kWarmup - 1) warm = clock_type::now();
+  }
+  const double seconds = std::chrono::duration<double>(clock_type::now() - warm).count();
+  std::printf(
+      "{\"workload\": \"%s\", \"first_episode_unix\": %.6f, \"timed_episodes\": %lld, "
+      "\"ms_per_episode\": %.6f}\n",
+      name.c_str(), first, static_cast<long long>(episodes - kWarmup),
+      1000.0 * seconds / static_cast<double>(episodes - kWarmup));
+}
+
+// --- serial recall + LSTM (maes_baselines sizes) ---------------------------------
+
+void lstm(int64_t episodes) {
+  const int64_t c = 3, d = 8, b = 64, len = 10, h = 256;
+  torch::manual_seed(1);
+  torch::nn::LSTMCell cell(c + d, h);
+  torch::nn::Linear linear(h, d);
+  std::vector<torch::Tensor> params = cell->parameters();
+  for (auto& p : linear->parameters()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  time_loop("lstm", episodes, [&](int64_t e) {
+    gen.set_current_seed(static_cast<uint64_t>(e) + 1);
+    // The batch, as SerialRecallCommandLines generates it.
+    const int64_t line = torch::randint(2, c, {1}, gen).item<int64_t>();
+    const int64_t l = torch::randint(len, len + 1, {1}, gen).item<int64_t>();
+    const auto bits = torch::bernoulli(torch::full({b, l, d}, 0.5), gen);
+    const int64_t t = 2 * l + 2;
+    auto x = torch::zeros({b, t, c + d});
+    x.index_put_({Slice(), 0, 0}, 1.0);
+    x.index_put_({Slice(), Slice(1, l + 1), Slice(c, None)}, bits);
+    x.index_put_({Slice(), l + 1, 1}, 1.0);
+    x.index_put_({Slice(), Slice(l + 2, None), line}, 1.0);
+    auto y = torch::zeros({b, t, d});
+    y.index_put_({Slice(), Slice(l + 2, None), Slice()}, bits);
+    auto mask = torch::zeros({b, t, 1}, torch::kUInt8);
+    mask.index_put_({Slice(), Slice(l + 2, None), 0}, 1);
+    // The step, as the LSTM plugin and the worker run it.
+    opt.zero_grad();
+    auto hs = torch::zeros({b, h});
+    auto cs = torch::zeros({b, h});
+    std::vector<torch::Tensor> outs;
+    for (int64_t s = 0; s < t; ++s) {
+      std::tie(hs, cs) = cell->forward(x.select(1, s), std::make_tuple(hs, cs));
+      outs.push_back(hs);
+    }
+    const auto logits = linear->forward(torch::stack(outs, 1));
+    const auto m = mask.to(torch::kFloat);
+    const auto loss =
+        (torch::binary_cross_entropy_with_logits(logits, y, {}, {}, at::Reduction::None) * m)
+            .sum() /
+        (m.sum() * d);
+    const double value = loss.item<double>();
+    const auto acc = ((1.0 - (torch::sigmoid(logits).round() - y).abs()) * m).sum() /
+                     (m.sum() * d);
+    volatile double sink = value + acc.item<double>();
+    (void)sink;
+    loss.backward();
+    torch::nn::utils::clip_grad_value_(params, 10.0);
+    opt.step();
+  });
+}
+
+// --- tiny MLP on generated majority bits (overhead-bound) ------------------------
+
+void mlp(int64_t episodes) {
+  const int64_t bits = 9, b = 64, hidden = 32;
+  torch::manual_seed(1);
+  torch::nn::Linear l1(bits, hidden), l2(hidden, 2);
+  std::vector<torch::Tensor> params = l1->parameters();
+  for (auto& p : l2->parameters()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  time_loop("mlp", episodes, [&](int64_t e) {
+    gen.set_current_seed(static_cast<uint64_t>(e) + 1);
+    const auto x = torch::bernoulli(torch::full({b, bits}, 0.5), gen);
+    const auto y = (x.sum(1) > bits / 2).to(torch::kInt64);
+    opt.zero_grad();
+    const auto logits = l2->forward(torch::relu(l1->forward(x)));
+    const auto loss = torch::cross_entropy_loss(logits, y);
+    const double value = loss.item<double>();
+    const double acc = logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+    volatile double sink = value + acc;
+    (void)sink;
+    loss.backward();
+    opt.step();
+  });
+}
+
+// --- LeNet5 on Fashion-MNIST ------------------------------------------------------
+
+std::string gunzip(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error("cannot open " + path);
+  std::string out;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  gzclose(f);
+  return out;
+}
+
+void lenet5(int64_t episodes, const std::string& folder) {
+  const std::string img = gunzip(folder + "/train-images-idx3-ubyte.gz");
+  const std::string lab = gunzip(folder + "/train-labels-idx1-ubyte.gz");
+  const int64_t n = 60000, used = 55000, b = 64;
+  auto images = torch::from_blob(const_cast<char*>(img.data()) + 16, {n, 1, 28, 28}, torch::kUInt8)
+                    .clone();
+  images = torch::constant_pad_nd(images, {2, 2, 2, 2}, 0);
+  const auto labels =
+      torch::from_blob(const_cast<char*>(lab.data()) + 8, {n}, torch::kUInt8).to(torch::kLong);
+  torch::manual_seed(1);
+  torch::nn::Conv2d c1(torch::nn::Conv2dOptions(1, 6, 5)), c2(torch::nn::Conv2dOptions(6, 16, 5)),
+      c3(torch::nn::Conv2dOptions(16, 120, 5));
+  torch::nn::Linear f1(120, 84), f2(84, 10);
+  std::vector<torch::Tensor> params;
+  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+           c1.get(), c2.get(), c3.get(), f1.get(), f2.get()})
+    for (auto& p : m->parameters()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.001));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  const auto perm = torch::randperm(used, gen, torch::kLong);
+  time_loop("lenet5", episodes, [&](int64_t e) {
+    const int64_t begin = (e * b) % used;
+    const auto idx = perm.slice(0, begin, std::min(used, begin + b));
+    const auto x = images.index_select(0, idx).to(torch::kFloat).div_(255.0);
+    const auto y = labels.index_select(0, idx);
+    opt.zero_grad();
+    auto h = torch::max_pool2d(torch::relu(c1->forward(x)), 2);
+    h = torch::max_pool2d(torch::relu(c2->forward(h)), 2);
+    h = torch::relu(c3->forward(h)).flatten(1);
+    const auto logits = f2->forward(torch::relu(f1->forward(h)));
+    const auto loss = torch::nll_loss(torch::log_softmax(logits, 1), y);
+    const double value = loss.item<double>();
+    const double acc = logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+    volatile double sink = value + acc;
+    (void)sink;
+    loss.backward();
+    opt.step();
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::cerr << "usage: mip-bench-bare <lstm|mlp|lenet5> <threads> <episodes> [data_folder]\n";
+    return 2;
+  }
+  const std::string workload = argv[1];
+  torch::set_num_threads(std::stoi(argv[2]));
+  const int64_t episodes = std::stoll(argv[3]);
+  if (workload == "lstm") lstm(episodes);
+  else if (workload == "mlp") mlp(episodes);
+  else if (workload == "lenet5")
+    lenet5(episodes, argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist");
+  else {
+    std::cerr << "unknown workload " << workload << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The benchmark workloads as plain PyTorch loops (Debian's python3-torch, the
+same LibTorch as the C++ side): the same maths as bench/bare_loops.cpp.
+
+    python3 bare_loops.py <lstm|mlp|lenet5> <threads> <episodes> [data_folder]
+"""
+import gzip
+import json
+import sys
+import time
+
+import torch
+
+WARMUP = 5
+
+
+def time_loop(name, episodes, step):
+    first = time.time()
+    warm = time.perf_counter()
+    for e in range(episodes):
+        step(e)
+        if e == WARMUP - 1:
+            warm = time.perf_counter()
+    seconds = time.perf_counter() - warm
+    print(json.dumps({"workload": name, "first_episode_unix": first,
+                      "timed_episodes": episodes - WARMUP,
+                      "ms_per_episode": 1000.0 * seconds / (episodes - WARMUP)}))
+
+
+def lstm(episodes):
+    c, d, b, length, h = 3, 8, 64, 10, 256
+    torch.manual_seed(1)
+    cell = torch.nn.LSTMCell(c + d, h)
+    linear = torch.nn.Linear(h, d)
+    params = list(cell.parameters()) + list(linear.parameters())
+    opt = torch.optim.Adam(params, lr=0.01)
+    gen = torch.Generator()
+
+    def step(e):
+        gen.manual_seed(e + 1)
+        line = int(torch.randint(2, c, (1,), generator=gen).item())
+        l = int(torch.randint(length, length + 1, (1,), generator=gen).item())
+        bits = torch.bernoulli(torch.full((b, l, d), 0.5), generator=gen)
+        t = 2 * l + 2
+        x = torch.zeros(b, t, c + d)
+        x[:, 0, 0] = 1.0
+        x[:, 1:l + 1, c:] = bits
+        x[:, l + 1, 1] = 1.0
+        x[:, l + 2:, line] = 1.0
+        y = torch.zeros(b, t, d)
+        y[:, l + 2:, :] = bits
+        mask = torch.zeros(b, t, 1, dtype=torch.uint8)
+        mask[:, l + 2:, 0] = 1
+        opt.zero_grad()
+        hs = torch.zeros(b, h)
+        cs = torch.zeros(b, h)
+        outs = []
+        for s in range(t):
+            hs, cs = cell(x[:, s], (hs, cs))
+            outs.append(hs)
+        logits = linear(torch.stack(outs, 1))
+        m = mask.float()
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, y, reduction="none") * m).sum() / (m.sum() * d)
+        value = loss.item()
+        acc = (((1.0 - (torch.sigmoid(logits).round() - y).abs()) * m).sum()
+               / (m.sum() * d)).item()
+        _ = value + acc
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(params, 10.0)
+        opt.step()
+
+    time_loop("lstm", episodes, step)
+
+
+def mlp(episodes):
+    bits, b, hidden = 9, 64, 32
+    torch.manual_seed(1)
+    l1 = torch.nn.Linear(bits, hidden)
+    l2 = torch.nn.Linear(hidden, 2)
+    opt = torch.optim.Adam(list(l1.parameters()) + list(l2.parameters()), lr=0.01)
+    gen = torch.Generator()
+
+    def step(e):
+        gen.manual_seed(e + 1)
+        x = torch.bernoulli(torch.full((b, bits), 0.5), generator=gen)
+        y = (x.sum(1) > bits // 2).long()
+        opt.zero_grad()
+        logits = l2(torch.relu(l1(x)))
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        value = loss.item()
+        acc = logits.argmax(1).eq(y).double().mean().item()
+        _ = value + acc
+        loss.backward()
+        opt.step()
+
+    time_loop("mlp", episodes, step)
+
+
+def lenet5(episodes, folder):
+    with gzip.open(folder + "/train-images-idx3-ubyte.gz") as f:
+        img = f.read()
+    with gzip.open(folder + "/train-labels-idx1-ubyte.gz") as f:
+        lab = f.read()
+    n, used, b = 60000, 55000, 64
+    images = torch.frombuffer(bytearray(img[16:]), dtype=torch.uint8).view(n, 1, 28, 28)
+    images = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    labels = torch.frombuffer(bytearray(lab[8:]), dtype=torch.uint8).long()
+    torch.manual_seed(1)
+    c1, c2, c3 = torch.nn.Conv2d(1, 6, 5), torch.nn.Conv2d(6, 16, 5), torch.nn.Conv2d(16, 120, 5)
+    f1, f2 = torch.nn.Linear(120, 84), torch.nn.Linear(84, 10)
+    params = [p for m in (c1, c2, c3, f1, f2) for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=0.001)
+    gen = torch.Generator()
+    gen.manual_seed(1)
+    perm = torch.randperm(used, generator=gen)
+
+    def step(e):
+        begin = (e * b) % used
+        idx = perm[begin:min(used, begin + b)]
+        x = images.index_select(0, idx).float().div_(255.0)
+        y = labels.index_select(0, idx)
+        opt.zero_grad()
+        h = torch.max_pool2d(torch.relu(c1(x)), 2)
+        h = torch.max_pool2d(torch.relu(c2(h)), 2)
+        h = torch.relu(c3(h)).flatten(1)
+        logits = f2(torch.relu(f1(h)))
+        loss = torch.nn.functional.nll_loss(torch.log_softmax(logits, 1), y)
+        value = loss.item()
+        acc = logits.argmax(1).eq(y).double().mean().item()
+        _ = value + acc
+        loss.backward()
+        opt.step()
+
+    time_loop("lenet5", episodes, step)
+
+
+def main():
+    workload, threads, episodes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(threads)
+    if workload == "lstm":
+        lstm(episodes)
+    elif workload == "mlp":
+        mlp(episodes)
+    elif workload == "lenet5":
+        lenet5(episodes, sys.argv[4] if len(sys.argv) > 4 else "/usr/share/datasets/fashion-mnist")
+    else:
+        sys.exit("unknown workload " + workload)
+
+
+if __name__ == "__main__":
+    main()
