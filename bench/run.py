@@ -30,7 +30,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, where python3-torch lives
 
 # name: (worker, config, episode key, episodes, extra worker args)
 WORKLOADS = {
-    "lstm": ("mip-online-trainer", "lstm.yaml", 205),
+    "lstm": ("mip-online-trainer", "lstm.yaml", 105),
     "mlp": ("mip-online-trainer", "mlp.yaml", 3005),
     "lenet5": ("mip-offline-trainer", "lenet5.yaml", 859),
     "ntm": None,  # no NTM plugin yet: skipped

@@ -4,6 +4,8 @@
 #include <mip/core/training.hpp>
 #include <mip/sdk/problem.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <utility>
@@ -169,6 +171,7 @@ void BatchPrefetcher::wait_idle(std::unique_lock<std::mutex>& lock) {
 }
 
 void BatchPrefetcher::request(int64_t index) {
+  if (!enabled_) return;
   std::unique_lock<std::mutex> lock(mutex_);
   wait_idle(lock);
   if (ready_ == index) return;
@@ -187,7 +190,21 @@ sdk::DataDict BatchPrefetcher::take(int64_t index) {
     return std::move(result_);
   }
   ready_ = -1;
-  return stream_.batch(index);
+  if (probes_ >= kProbeBatches) return stream_.batch(index);
+  const auto start = std::chrono::steady_clock::now();
+  sdk::DataDict batch = stream_.batch(index);
+  probe_micros_[probes_] =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  if (++probes_ == kProbeBatches) {
+    // The median: the first batch of an epoch also draws its order.
+    std::nth_element(probe_micros_.begin(), probe_micros_.begin() + kProbeBatches / 2,
+                     probe_micros_.end());
+    enabled_ = probe_micros_[kProbeBatches / 2] >= kMinPrefetchMicros;
+    logger("batches").debug("a batch takes " + std::to_string(probe_micros_[kProbeBatches / 2]) +
+                            " us to make (median of " + std::to_string(kProbeBatches) +
+                            "): prefetching " + (enabled_ ? "on" : "off"));
+  }
+  return batch;
 }
 
 void BatchPrefetcher::loop() {

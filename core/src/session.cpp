@@ -253,17 +253,18 @@ void Session::declare_statistics(sdk::Problem& problem, StatisticsSet& stats, bo
 double Session::forward_and_collect(sdk::Problem& problem, const sdk::DataDict& batch,
                                     StatisticsCollector& col, int64_t episode, int64_t epoch,
                                     torch::Tensor* loss_out) {
-  const std::string at = " (episode " + std::to_string(episode) + ")";
+  const auto at = [episode] { return " (episode " + std::to_string(episode) + ")"; };
   const sdk::DataDict predictions =
-      guarded("model [" + model_name_ + "] forward" + at, [&] { return model_->forward(batch); });
-  const torch::Tensor loss = guarded("problem [" + problem_name_ + "] loss" + at, [&] {
-    return problem.evaluate_loss(batch, predictions);
-  });
+      guarded([&] { return "model [" + model_name_ + "] forward" + at(); },
+              [&] { return model_->forward(batch); });
+  const torch::Tensor loss =
+      guarded([&] { return "problem [" + problem_name_ + "] loss" + at(); },
+              [&] { return problem.evaluate_loss(batch, predictions); });
   const double value = loss.item<double>();
   col.collect("loss", value);
   col.collect("episode", static_cast<double>(episode));
   if (col.declared("epoch")) col.collect("epoch", static_cast<double>(epoch));
-  guarded("statistics" + at, [&] {
+  guarded([&] { return "statistics" + at(); }, [&] {
     problem.collect_statistics(col, batch, predictions);
     model_->collect_statistics(col, batch, predictions);
   });
@@ -285,9 +286,9 @@ void Session::aggregate(const StatisticsCollector& col, StatisticsAggregator& ag
 }
 
 sdk::DataDict Session::next_batch(BatchStream& stream, int64_t index, const std::string& what) {
-  sdk::DataDict b =
-      guarded("problem [" + problem_name_ + "] " + what + " batch " + std::to_string(index),
-              [&] { return stream.batch(index); });
+  sdk::DataDict b = guarded(
+      [&] { return "problem [" + problem_name_ + "] " + what + " batch " + std::to_string(index); },
+      [&] { return stream.batch(index); });
   return device_.is_cpu() ? b : b.to(device_, true);
 }
 

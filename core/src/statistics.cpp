@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -72,11 +74,23 @@ size_t StatisticsCollector::count() const {
   return values_.empty() ? 0 : values_.front().size();
 }
 
+namespace {
+/// Appends `value` formatted with `format` (no temporary strings).
+void append_statistic(std::string& out, const std::string& format, double value) {
+  const bool integral = format.size() >= 3 && format[format.size() - 2] == 'd';
+  if (integral)
+    fmt::format_to(std::back_inserter(out), fmt::runtime(format), std::llround(value));
+  else
+    fmt::format_to(std::back_inserter(out), fmt::runtime(format), value);
+}
+}  // namespace
+
 std::string StatisticsCollector::csv_row() const {
   std::string out;
+  out.reserve(16 * keys_.size());
   for (size_t i = 0; i < keys_.size(); ++i) {
     if (i) out += ',';
-    if (!values_[i].empty()) out += format_statistic(formats_[i], values_[i].back());
+    if (!values_[i].empty()) append_statistic(out, formats_[i], values_[i].back());
   }
   return out;
 }

@@ -429,7 +429,7 @@ int Trainer::train() {
               [&] { train_problem_->initialize_epoch(epoch); });
     if (episode == start_episode_) status_.first_episode_unix = unix_now();
     sdk::DataDict batch = guarded(
-        "problem [" + problem_name_ + "] training batch " + std::to_string(episode),
+        [&] { return "problem [" + problem_name_ + "] training batch " + std::to_string(episode); },
         [&] { return prefetcher.take(episode); });
     // The next batch is generated while this one trains, unless an epoch ends
     // first (the curriculum may change the problem).

@@ -6,11 +6,13 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <condition_variable>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <limits>
 #include <map>
 #include <memory>
@@ -91,7 +93,9 @@ class BatchStream {
 
 /// Generates the next batch of a stream on a background thread while the
 /// current one trains. Only one request is in flight; take() returns exactly
-/// what BatchStream::batch(index) would, so runs stay reproducible.
+/// what BatchStream::batch(index) would, so runs stay reproducible. The first
+/// batches are timed: when one costs less than a thread hand-off
+/// (kMinPrefetchMicros), batches are generated in line instead.
 class BatchPrefetcher {
  public:
   explicit BatchPrefetcher(BatchStream& stream);
@@ -102,6 +106,11 @@ class BatchPrefetcher {
   void request(int64_t index);
   /// Batch `index`: the prefetched one, or generated now.
   sdk::DataDict take(int64_t index);
+  /// True once the batches proved expensive enough to prefetch.
+  bool enabled() const { return enabled_; }
+
+  static constexpr double kMinPrefetchMicros = 100.0;
+  static constexpr int kProbeBatches = 8;
 
  private:
   void loop();
@@ -116,6 +125,9 @@ class BatchPrefetcher {
   sdk::DataDict result_;
   std::exception_ptr error_;
   bool stop_ = false;
+  bool enabled_ = false;
+  int probes_ = 0;
+  std::array<double, kProbeBatches> probe_micros_{};
   std::thread thread_;
 };
 
@@ -187,13 +199,18 @@ class Session {
   void aggregate(const StatisticsCollector& col, StatisticsAggregator& agg,
                  sdk::Problem& problem, int64_t episode);
   sdk::DataDict next_batch(BatchStream& stream, int64_t index, const std::string& what);
-  /// Runs plugin code, naming the component when it throws.
-  template <typename F>
-  auto guarded(const std::string& who, F&& f) -> decltype(f()) {
+  /// Runs plugin code, naming the component when it throws. `who` is a
+  /// string, or a callable making one (built only on error: the hot path
+  /// formats nothing).
+  template <typename W, typename F>
+  auto guarded(W&& who, F&& f) -> decltype(f()) {
     try {
       return f();
     } catch (...) {
-      rethrow_with_context(who);
+      if constexpr (std::is_invocable_v<W>)
+        rethrow_with_context(who());
+      else
+        rethrow_with_context(who);
     }
   }
 
