@@ -54,6 +54,9 @@ void Tester::setup() {
   problem_name_ = registry_.view("testing.problem")->get<std::string>("name");
   model_name_ = model_c.name;
 
+  if (registry_.has("testing.multi_tests"))
+    log_.warn("testing.multi_tests is not available in this version: only the base testing "
+              "configuration is tested");
   seed("testing");
   check_keys(false);
   problem_ = build_problem(test_c, "testing");

@@ -241,6 +241,25 @@ TEST(OnlineTrainer, GpuFlagFailsClearlyWithoutCuda) {
   EXPECT_NE(r.output.find("--gpu was given but LibTorch finds no CUDA device"), std::string::npos);
 }
 
+TEST(OnlineTrainer, WarnsWhenLibTorchRunsOnTheReferenceBlas) {
+  const std::string reference = "/usr/lib/x86_64-linux-gnu/blas";
+  if (!fs::exists(reference + "/libblas.so.3")) GTEST_SKIP() << "no reference BLAS here";
+  TempDir d;
+  const std::string args = "--config " + kSource + "/configs/serial_recall/lstm.yaml" +
+                           " --set training.terminal_conditions.episode_limit=2";
+  RunResult r = run("LD_LIBRARY_PATH=" + reference + " " + kTrainer + " --expdir " + d.str() +
+                    "/a " + args);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("LibTorch runs on the reference BLAS (" + reference), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("sudo apt install libopenblas0-openmp"), std::string::npos);
+  r = train(d, args);
+  ASSERT_EQ(r.code, 0) << r.output;
+  if (fs::canonical("/usr/lib/x86_64-linux-gnu/libblas.so.3").string().find("openblas") !=
+      std::string::npos)
+    EXPECT_EQ(r.output.find("BLAS"), std::string::npos) << r.output;
+}
+
 TEST(MipPlugins, ListAndInfo) {
   RunResult r = run(kPlugins + " list");
   EXPECT_EQ(r.code, 0) << r.output;

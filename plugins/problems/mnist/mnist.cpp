@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -117,6 +120,31 @@ std::string find_file(const fs::path& dir, const std::string& name) {
   return "";
 }
 
+/// A decoded pair of IDX files.
+struct Decoded {
+  at::Tensor images;  ///< uint8 [N, 1, H, W]
+  at::Tensor labels;  ///< int64 [N]
+};
+
+/// `load()`'s result for these files, decoded once per process (keyed by the
+/// paths, sizes and modification times; tensors are shared, never written).
+Decoded decoded(const std::string& images_file, const std::string& labels_file,
+                const std::function<Decoded()>& load) {
+  static std::mutex mutex;
+  static std::map<std::string, Decoded> cache;
+  std::string key;
+  for (const auto& f : {images_file, labels_file}) {
+    std::error_code ec;
+    const auto size = fs::file_size(f, ec);
+    const auto time = fs::last_write_time(f, ec).time_since_epoch().count();
+    key += f + "|" + std::to_string(size) + "|" + std::to_string(time) + "|";
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, load()).first;
+  return it->second;
+}
+
 /// A data set in the IDX format of MNIST: train-images-idx3-ubyte,
 /// train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
 /// each plain or gzipped, in data_folder or its torchvision subfolder
@@ -160,29 +188,36 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
               (dir / labels_name).string(), "] not found (nor .gz), though [",
               images_file, "] is there. ", how_to_get);
 
-    const IdxFile images = read_idx(images_file, kImagesMagic, "images");
-    const IdxFile labels = read_idx(labels_file, kLabelsMagic, "labels");
-    const int64_t n = images.dims[0], rows = images.dims[1], cols = images.dims[2];
-    MIP_CHECK(n > 0 && rows > 0 && cols > 0, mip::DataError, "[", images_file,
-              "]: header says ", n, " images of ", rows, " x ", cols,
-              " pixels; expected at least one non-empty image");
-    MIP_CHECK(labels.dims[0] == n, mip::DataError, "[", images_file,
-              "] holds ", n, " images, label file [", labels_file, "] ",
-              labels.dims[0], " labels");
-    auto image_tensor = torch::empty({n, 1, rows, cols}, torch::kUInt8);
-    std::memcpy(image_tensor.data_ptr(), images.bytes.data() + images.header,
-                static_cast<size_t>(n * rows * cols));
-    auto label_tensor = torch::empty({n}, torch::kUInt8);
-    std::memcpy(label_tensor.data_ptr(), labels.bytes.data() + labels.header,
-                static_cast<size_t>(n));
-    const int64_t max_label = label_tensor.max().item<int64_t>();
-    if (max_label >= num_classes_) {
-      const int64_t at = label_tensor.ge(num_classes_).nonzero()[0][0].item<int64_t>();
-      throw mip::DataError(mip::detail::str(
-          "[", labels_file, "]: label ", label_tensor[at].item<int64_t>(),
-          " of sample ", at, " is not a class index in [0, ", num_classes_, ")"));
-    }
-    set_data(image_tensor, label_tensor.to(torch::kInt64));
+    // The training and validation sections often read the same files: decode
+    // them once per process.
+    const Decoded data = decoded(images_file, labels_file, [&] {
+      const IdxFile images = read_idx(images_file, kImagesMagic, "images");
+      const IdxFile labels = read_idx(labels_file, kLabelsMagic, "labels");
+      const int64_t n = images.dims[0], rows = images.dims[1], cols = images.dims[2];
+      MIP_CHECK(n > 0 && rows > 0 && cols > 0, mip::DataError, "[", images_file,
+                "]: header says ", n, " images of ", rows, " x ", cols,
+                " pixels; expected at least one non-empty image");
+      MIP_CHECK(labels.dims[0] == n, mip::DataError, "[", images_file,
+                "] holds ", n, " images, label file [", labels_file, "] ",
+                labels.dims[0], " labels");
+      auto image_tensor = torch::empty({n, 1, rows, cols}, torch::kUInt8);
+      std::memcpy(image_tensor.data_ptr(), images.bytes.data() + images.header,
+                  static_cast<size_t>(n * rows * cols));
+      auto label_tensor = torch::empty({n}, torch::kUInt8);
+      std::memcpy(label_tensor.data_ptr(), labels.bytes.data() + labels.header,
+                  static_cast<size_t>(n));
+      const int64_t max_label = label_tensor.max().item<int64_t>();
+      if (max_label >= num_classes_) {
+        const int64_t at = label_tensor.ge(num_classes_).nonzero()[0][0].item<int64_t>();
+        throw mip::DataError(mip::detail::str(
+            "[", labels_file, "]: label ", label_tensor[at].item<int64_t>(),
+            " of sample ", at, " is not a class index in [0, ", num_classes_, ")"));
+      }
+      return Decoded{image_tensor, label_tensor.to(torch::kInt64)};
+    });
+    const int64_t n = data.images.size(0), rows = data.images.size(2),
+                  cols = data.images.size(3);
+    set_data(data.images, data.labels);
     ctx.logger().info(name + ": " + std::to_string(n) + " " +
                       (use_train_data_ ? "training" : "test") + " images " +
                       std::to_string(rows) + "x" + std::to_string(cols) +
