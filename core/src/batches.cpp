@@ -237,7 +237,8 @@ std::string blas_warning() {
     const auto at = line.find('/');
     if (at == std::string::npos) continue;
     const std::string p = line.substr(at);
-    if (p.find("libblas.so") != std::string::npos || p.find("libopenblas") != std::string::npos) {
+    // LibTorch's BLAS calls resolve to libblas.so.3 (Debian's alternative).
+    if (p.find("libblas.so") != std::string::npos) {
       path = p;
       break;
     }

@@ -241,6 +241,17 @@ TEST(OnlineTrainer, GpuFlagFailsClearlyWithoutCuda) {
   EXPECT_NE(r.output.find("--gpu was given but LibTorch finds no CUDA device"), std::string::npos);
 }
 
+TEST(OnlineTrainer, TrainsOnTheGpu_CUDA) {
+  TempDir d;
+  const RunResult r = train(d, "--config " + kSource + "/configs/serial_recall/lstm.yaml --gpu" +
+                                   " --set training.terminal_conditions.episode_limit=200");
+  if (r.code == 5) GTEST_SKIP() << "no CUDA device or CUDA LibTorch here";
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path exp = only_experiment(d.path() / "exp");
+  EXPECT_TRUE(fs::is_regular_file(exp / "models/model_last.pt"));
+  EXPECT_NE(read(exp / "status.yaml").find("state: finished"), std::string::npos);
+}
+
 TEST(OnlineTrainer, WarnsWhenLibTorchRunsOnTheReferenceBlas) {
   const std::string reference = "/usr/lib/x86_64-linux-gnu/blas";
   if (!fs::exists(reference + "/libblas.so.3")) GTEST_SKIP() << "no reference BLAS here";
