@@ -17,11 +17,13 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-constexpr int64_t kWarmup = 5;  // as the worker: episodes left out of the timing
+constexpr int64_t kWarmup =
+    5;  // as the worker: episodes left out of the timing
 
 /// Runs `step(episode)` for `episodes` episodes and prints the timing.
 template <typename Step>
@@ -30,17 +32,21 @@ void time_loop(const std::string& name, int64_t episodes, Step&& step) {
   auto warm = clock_type::now();
   for (int64_t e = 0; e < episodes; ++e) {
     step(e);
-    if (e == kWarmup - 1) warm = clock_type::now();
+    if (e == kWarmup - 1)
+      warm = clock_type::now();
   }
-  const double seconds = std::chrono::duration<double>(clock_type::now() - warm).count();
+  const double seconds =
+      std::chrono::duration<double>(clock_type::now() - warm).count();
   std::printf(
-      "{\"workload\": \"%s\", \"first_episode_unix\": %.6f, \"timed_episodes\": %lld, "
+      "{\"workload\": \"%s\", \"first_episode_unix\": %.6f, "
+      "\"timed_episodes\": %lld, "
       "\"ms_per_episode\": %.6f}\n",
       name.c_str(), first, static_cast<long long>(episodes - kWarmup),
       1000.0 * seconds / static_cast<double>(episodes - kWarmup));
 }
 
-// --- serial recall + LSTM (maes_baselines sizes) ---------------------------------
+// --- serial recall + LSTM (maes_baselines sizes)
+// ---------------------------------
 
 void lstm(int64_t episodes) {
   const int64_t c = 3, d = 8, b = 64, len = 10, h = 256;
@@ -48,7 +54,8 @@ void lstm(int64_t episodes) {
   torch::nn::LSTMCell cell(c + d, h);
   torch::nn::Linear linear(h, d);
   std::vector<torch::Tensor> params = cell->parameters();
-  for (auto& p : linear->parameters()) params.push_back(p);
+  for (auto& p : linear->parameters())
+    params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   using torch::indexing::None;
@@ -80,13 +87,15 @@ void lstm(int64_t episodes) {
     }
     const auto logits = linear->forward(torch::stack(outs, 1));
     const auto m = mask.to(torch::kFloat);
-    const auto loss =
-        (torch::binary_cross_entropy_with_logits(logits, y, {}, {}, at::Reduction::None) * m)
-            .sum() /
-        (m.sum() * d);
+    const auto loss = (torch::binary_cross_entropy_with_logits(
+                           logits, y, {}, {}, at::Reduction::None) *
+                       m)
+                          .sum() /
+                      (m.sum() * d);
     const double value = loss.item<double>();
-    const auto acc = ((1.0 - (torch::sigmoid(logits).round() - y).abs()) * m).sum() /
-                     (m.sum() * d);
+    const auto acc =
+        ((1.0 - (torch::sigmoid(logits).round() - y).abs()) * m).sum() /
+        (m.sum() * d);
     volatile double sink = value + acc.item<double>();
     (void)sink;
     loss.backward();
@@ -95,14 +104,16 @@ void lstm(int64_t episodes) {
   });
 }
 
-// --- tiny MLP on generated majority bits (overhead-bound) ------------------------
+// --- tiny MLP on generated majority bits (overhead-bound)
+// ------------------------
 
 void mlp(int64_t episodes) {
   const int64_t bits = 9, b = 64, hidden = 32;
   torch::manual_seed(1);
   torch::nn::Linear l1(bits, hidden), l2(hidden, 2);
   std::vector<torch::Tensor> params = l1->parameters();
-  for (auto& p : l2->parameters()) params.push_back(p);
+  for (auto& p : l2->parameters())
+    params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   time_loop("mlp", episodes, [&](int64_t e) {
@@ -113,7 +124,8 @@ void mlp(int64_t episodes) {
     const auto logits = l2->forward(torch::relu(l1->forward(x)));
     const auto loss = torch::cross_entropy_loss(logits, y);
     const double value = loss.item<double>();
-    const double acc = logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+    const double acc =
+        logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
     volatile double sink = value + acc;
     (void)sink;
     loss.backward();
@@ -121,15 +133,18 @@ void mlp(int64_t episodes) {
   });
 }
 
-// --- LeNet5 on Fashion-MNIST ------------------------------------------------------
+// --- LeNet5 on Fashion-MNIST
+// ------------------------------------------------------
 
 std::string gunzip(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error("cannot open " + path);
+  if (!f)
+    throw std::runtime_error("cannot open " + path);
   std::string out;
   char buf[1 << 16];
   int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  while ((n = gzread(f, buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
   gzclose(f);
   return out;
 }
@@ -138,19 +153,23 @@ void lenet5(int64_t episodes, const std::string& folder) {
   const std::string img = gunzip(folder + "/train-images-idx3-ubyte.gz");
   const std::string lab = gunzip(folder + "/train-labels-idx1-ubyte.gz");
   const int64_t n = 60000, used = 55000, b = 64;
-  auto images = torch::from_blob(const_cast<char*>(img.data()) + 16, {n, 1, 28, 28}, torch::kUInt8)
+  auto images = torch::from_blob(const_cast<char*>(img.data()) + 16,
+                                 {n, 1, 28, 28}, torch::kUInt8)
                     .clone();
   images = torch::constant_pad_nd(images, {2, 2, 2, 2}, 0);
   const auto labels =
-      torch::from_blob(const_cast<char*>(lab.data()) + 8, {n}, torch::kUInt8).to(torch::kLong);
+      torch::from_blob(const_cast<char*>(lab.data()) + 8, {n}, torch::kUInt8)
+          .to(torch::kLong);
   torch::manual_seed(1);
-  torch::nn::Conv2d c1(torch::nn::Conv2dOptions(1, 6, 5)), c2(torch::nn::Conv2dOptions(6, 16, 5)),
+  torch::nn::Conv2d c1(torch::nn::Conv2dOptions(1, 6, 5)),
+      c2(torch::nn::Conv2dOptions(6, 16, 5)),
       c3(torch::nn::Conv2dOptions(16, 120, 5));
   torch::nn::Linear f1(120, 84), f2(84, 10);
   std::vector<torch::Tensor> params;
   for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
            c1.get(), c2.get(), c3.get(), f1.get(), f2.get()})
-    for (auto& p : m->parameters()) params.push_back(p);
+    for (auto& p : m->parameters())
+      params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.001));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   const auto perm = torch::randperm(used, gen, torch::kLong);
@@ -166,7 +185,8 @@ void lenet5(int64_t episodes, const std::string& folder) {
     const auto logits = f2->forward(torch::relu(f1->forward(h)));
     const auto loss = torch::nll_loss(torch::log_softmax(logits, 1), y);
     const double value = loss.item<double>();
-    const double acc = logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+    const double acc =
+        logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
     volatile double sink = value + acc;
     (void)sink;
     loss.backward();
@@ -178,14 +198,17 @@ void lenet5(int64_t episodes, const std::string& folder) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: mip-bench-bare <lstm|mlp|lenet5> <threads> <episodes> [data_folder]\n";
+    std::cerr << "usage: mip-bench-bare <lstm|mlp|lenet5> <threads> <episodes> "
+                 "[data_folder]\n";
     return 2;
   }
   const std::string workload = argv[1];
   torch::set_num_threads(std::stoi(argv[2]));
   const int64_t episodes = std::stoll(argv[3]);
-  if (workload == "lstm") lstm(episodes);
-  else if (workload == "mlp") mlp(episodes);
+  if (workload == "lstm")
+    lstm(episodes);
+  else if (workload == "mlp")
+    mlp(episodes);
   else if (workload == "lenet5")
     lenet5(episodes, argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist");
   else {

@@ -1,3 +1,5 @@
 #include <mip/core/worker.hpp>
 
-int main(int argc, char** argv) { return mip::run_plugins_tool(argc, argv); }
+int main(int argc, char** argv) {
+  return mip::run_plugins_tool(argc, argv);
+}

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <utility>
 #include <sstream>
+#include <utility>
 
 namespace mip {
 
@@ -22,13 +22,15 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-std::vector<int64_t> parse_index_list(const std::string& text, const std::string& where) {
+std::vector<int64_t> parse_index_list(const std::string& text,
+                                      const std::string& where) {
   std::vector<int64_t> out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
     const auto b = item.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) continue;
+    if (b == std::string::npos)
+      continue;
     const auto e = item.find_last_not_of(" \t\r\n");
     const std::string token = item.substr(b, e - b + 1);
     size_t used = 0;
@@ -54,10 +56,12 @@ SamplerSpec SamplerSpec::from_config(const ParamRegistry& registry,
   if (registry.has(key + ".name")) {
     const auto v = registry.view(key);
     spec.name = v->get<std::string>("name");
-    const std::string where = "[" + key + "] (" + registry.origin(key + ".name") + ")";
+    const std::string where =
+        "[" + key + "] (" + registry.origin(key + ".name") + ")";
     if (spec.name == "SubsetRandomSampler") {
       MIP_CHECK(v->has("indices"), ConfigError, where,
-                ": SubsetRandomSampler needs indices: a list, \"a, b\" or an index file");
+                ": SubsetRandomSampler needs indices: a list, \"a, b\" or an "
+                "index file");
       std::vector<int64_t> idx;
       try {
         idx = v->get<std::vector<int64_t>>("indices");
@@ -78,7 +82,8 @@ SamplerSpec SamplerSpec::from_config(const ParamRegistry& registry,
                   ", ", idx[1], ") is empty");
         const int64_t a = idx[0], b = idx[1];
         idx.clear();
-        for (int64_t i = a; i < b; ++i) idx.push_back(i);
+        for (int64_t i = a; i < b; ++i)
+          idx.push_back(i);
       }
       spec.indices = std::move(idx);
       spec.shuffle = true;
@@ -87,12 +92,14 @@ SamplerSpec SamplerSpec::from_config(const ParamRegistry& registry,
     } else if (spec.name == "SequentialSampler") {
       spec.shuffle = false;
     } else {
-      const auto best = closest(spec.name, {"RandomSampler", "SubsetRandomSampler",
-                                            "SequentialSampler"});
-      throw ConfigError(where + ": sampler [" + spec.name + "] is not available" +
-                        (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
-                        " (available: RandomSampler, SubsetRandomSampler, "
-                        "SequentialSampler)");
+      const auto best = closest(
+          spec.name,
+          {"RandomSampler", "SubsetRandomSampler", "SequentialSampler"});
+      throw ConfigError(
+          where + ": sampler [" + spec.name + "] is not available" +
+          (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
+          " (available: RandomSampler, SubsetRandomSampler, "
+          "SequentialSampler)");
     }
   } else if (registry.has(section + ".dataloader.shuffle")) {
     spec.shuffle = registry.view(section + ".dataloader")->get<bool>("shuffle");
@@ -100,8 +107,11 @@ SamplerSpec SamplerSpec::from_config(const ParamRegistry& registry,
   return spec;
 }
 
-BatchStream::BatchStream(std::shared_ptr<sdk::Problem> problem, int64_t batch_size,
-                         uint64_t seed, uint64_t stream, SamplerSpec sampler)
+BatchStream::BatchStream(std::shared_ptr<sdk::Problem> problem,
+                         int64_t batch_size,
+                         uint64_t seed,
+                         uint64_t stream,
+                         SamplerSpec sampler)
     : problem_(std::move(problem)),
       batch_size_(batch_size),
       seed_(seed),
@@ -111,11 +121,14 @@ BatchStream::BatchStream(std::shared_ptr<sdk::Problem> problem, int64_t batch_si
   const int64_t size = problem_->size();
   MIP_CHECK(size > 0, ConfigError, "the problem reports ", size,
             " samples; it needs at least one");
-  MIP_CHECK(batch_size_ > 0, ConfigError, "batch_size must be > 0, got ", batch_size_);
+  MIP_CHECK(batch_size_ > 0, ConfigError, "batch_size must be > 0, got ",
+            batch_size_);
   for (int64_t i : sampler_.indices)
     MIP_CHECK(i >= 0 && i < size, ConfigError, "sampler index ", i,
               " is outside the problem's ", size, " samples");
-  size_ = sampler_.indices.empty() ? size : static_cast<int64_t>(sampler_.indices.size());
+  size_ = sampler_.indices.empty()
+              ? size
+              : static_cast<int64_t>(sampler_.indices.size());
 }
 
 int64_t BatchStream::batches_per_epoch() const {
@@ -123,7 +136,8 @@ int64_t BatchStream::batches_per_epoch() const {
 }
 
 uint64_t BatchStream::batch_seed(int64_t index) const {
-  return splitmix64(seed_ ^ splitmix64(stream_ ^ splitmix64(static_cast<uint64_t>(index))));
+  return splitmix64(
+      seed_ ^ splitmix64(stream_ ^ splitmix64(static_cast<uint64_t>(index))));
 }
 
 sdk::DataDict BatchStream::batch(int64_t index) {
@@ -135,8 +149,8 @@ sdk::DataDict BatchStream::batch(int64_t index) {
   const int64_t* order = nullptr;
   if (sampler_.shuffle && size_ > 1) {
     if (epoch != perm_epoch_) {
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(
-          splitmix64(seed_ ^ splitmix64(stream_ + 0x5151) ^ static_cast<uint64_t>(epoch)));
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(splitmix64(
+          seed_ ^ splitmix64(stream_ + 0x5151) ^ static_cast<uint64_t>(epoch)));
       perm_ = torch::randperm(size_, gen, torch::kLong);
       perm_epoch_ = epoch;
     }
@@ -171,10 +185,12 @@ void BatchPrefetcher::wait_idle(std::unique_lock<std::mutex>& lock) {
 }
 
 void BatchPrefetcher::request(int64_t index) {
-  if (!enabled_) return;
+  if (!enabled_)
+    return;
   std::unique_lock<std::mutex> lock(mutex_);
   wait_idle(lock);
-  if (ready_ == index) return;
+  if (ready_ == index)
+    return;
   requested_ = index;
   ready_ = -1;
   error_ = nullptr;
@@ -186,23 +202,28 @@ sdk::DataDict BatchPrefetcher::take(int64_t index) {
   wait_idle(lock);  // the stream is not shared while a batch is generated
   if (ready_ == index) {
     ready_ = -1;
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    if (error_)
+      std::rethrow_exception(std::exchange(error_, nullptr));
     return std::move(result_);
   }
   ready_ = -1;
-  if (probes_ >= kProbeBatches) return stream_.batch(index);
+  if (probes_ >= kProbeBatches)
+    return stream_.batch(index);
   const auto start = std::chrono::steady_clock::now();
   sdk::DataDict batch = stream_.batch(index);
-  probe_micros_[probes_] =
-      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  probe_micros_[probes_] = std::chrono::duration<double, std::micro>(
+                               std::chrono::steady_clock::now() - start)
+                               .count();
   if (++probes_ == kProbeBatches) {
     // The median: the first batch of an epoch also draws its order.
-    std::nth_element(probe_micros_.begin(), probe_micros_.begin() + kProbeBatches / 2,
+    std::nth_element(probe_micros_.begin(),
+                     probe_micros_.begin() + kProbeBatches / 2,
                      probe_micros_.end());
     enabled_ = probe_micros_[kProbeBatches / 2] >= kMinPrefetchMicros;
-    logger("batches").debug("a batch takes " + std::to_string(probe_micros_[kProbeBatches / 2]) +
-                            " us to make (median of " + std::to_string(kProbeBatches) +
-                            "): prefetching " + (enabled_ ? "on" : "off"));
+    logger("batches").debug(
+        "a batch takes " + std::to_string(probe_micros_[kProbeBatches / 2]) +
+        " us to make (median of " + std::to_string(kProbeBatches) +
+        "): prefetching " + (enabled_ ? "on" : "off"));
   }
   return batch;
 }
@@ -211,7 +232,8 @@ void BatchPrefetcher::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     cv_.wait(lock, [this] { return stop_ || requested_ >= 0; });
-    if (stop_) return;
+    if (stop_)
+      return;
     running_ = std::exchange(requested_, -1);
     lock.unlock();
     sdk::DataDict batch;
@@ -235,7 +257,8 @@ std::string blas_warning() {
   std::string line, path;
   while (std::getline(maps, line)) {
     const auto at = line.find('/');
-    if (at == std::string::npos) continue;
+    if (at == std::string::npos)
+      continue;
     const std::string p = line.substr(at);
     // LibTorch's BLAS calls resolve to libblas.so.3 (Debian's alternative).
     if (p.find("libblas.so") != std::string::npos) {
@@ -243,17 +266,20 @@ std::string blas_warning() {
       break;
     }
   }
-  if (path.empty()) return "";
+  if (path.empty())
+    return "";
   std::error_code ec;
   const std::string real = std::filesystem::canonical(path, ec).string();
   const std::string& name = ec ? path : real;
   if (name.find("/blas/libblas.so") != std::string::npos)
     return "LibTorch runs on the reference BLAS (" + name +
-           "), several times slower than OpenBLAS; install it with: sudo apt install "
+           "), several times slower than OpenBLAS; install it with: sudo apt "
+           "install "
            "libopenblas0-openmp";
   if (name.find("pthread") != std::string::npos)
     return "LibTorch runs on OpenBLAS's pthread build (" + name +
-           "), whose threads fight LibTorch's OpenMP threads; install the OpenMP build: sudo apt "
+           "), whose threads fight LibTorch's OpenMP threads; install the "
+           "OpenMP build: sudo apt "
            "install libopenblas0-openmp";
   return "";
 }

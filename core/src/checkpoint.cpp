@@ -14,7 +14,8 @@ namespace {
 constexpr int64_t kFormatVersion = 1;
 constexpr const char* kMagic = "mi-prometheus-cpp checkpoint";
 
-void write_map(torch::serialize::OutputArchive& ar, const std::string& prefix,
+void write_map(torch::serialize::OutputArchive& ar,
+               const std::string& prefix,
                const std::map<std::string, std::string>& m) {
   std::string keys;
   for (const auto& kv : m) {
@@ -24,7 +25,8 @@ void write_map(torch::serialize::OutputArchive& ar, const std::string& prefix,
   ar.write(prefix + ".__keys__", c10::IValue(keys));
 }
 
-c10::IValue read_value(torch::serialize::InputArchive& ar, const std::string& key) {
+c10::IValue read_value(torch::serialize::InputArchive& ar,
+                       const std::string& key) {
   c10::IValue v;
   ar.read(key, v);
   return v;
@@ -34,14 +36,17 @@ std::map<std::string, std::string> read_map(torch::serialize::InputArchive& ar,
                                             const std::string& prefix) {
   std::map<std::string, std::string> m;
   c10::IValue keys;
-  if (!ar.try_read(prefix + ".__keys__", keys)) return m;
+  if (!ar.try_read(prefix + ".__keys__", keys))
+    return m;
   std::string all = keys.toStringRef();
   size_t start = 0;
   while (start < all.size()) {
     size_t end = all.find(',', start);
-    if (end == std::string::npos) end = all.size();
+    if (end == std::string::npos)
+      end = all.size();
     const std::string k = all.substr(start, end - start);
-    if (!k.empty()) m[k] = read_value(ar, prefix + "." + k).toStringRef();
+    if (!k.empty())
+      m[k] = read_value(ar, prefix + "." + k).toStringRef();
     start = end + 1;
   }
   return m;
@@ -88,9 +93,11 @@ void open_archive(torch::serialize::InputArchive& ar, const std::string& path) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+void save_checkpoint(const std::string& path,
+                     const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer,
-                     const CheckpointMeta& meta, const CheckpointExtra* extra) {
+                     const CheckpointMeta& meta,
+                     const CheckpointExtra* extra) {
   torch::serialize::OutputArchive ar;
   ar.write("mip.magic", c10::IValue(std::string(kMagic)));
   ar.write("mip.format_version", c10::IValue(kFormatVersion));
@@ -121,22 +128,25 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
     }
     ar.write("extra.__keys__", c10::IValue(keys));
   }
-  ar.write("rng.torch_cpu",
-           at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+  ar.write("rng.torch_cpu", at::detail::getDefaultCPUGenerator().get_state(),
+           /*is_buffer=*/true);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
     ar.save_to(tmp);
   } catch (const c10::Error& e) {
     std::remove(tmp.c_str());
-    throw Error("cannot write checkpoint [" + tmp + "]: " + e.what_without_backtrace());
+    throw Error("cannot write checkpoint [" + tmp +
+                "]: " + e.what_without_backtrace());
   }
   MIP_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, Error,
             "cannot rename [", tmp, "] to [", path, "]");
 }
 
-CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model,
+CheckpointMeta load_checkpoint(const std::string& path,
+                               torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer,
-                               CheckpointExtra* extra, bool restore_rng) {
+                               CheckpointExtra* extra,
+                               bool restore_rng) {
   torch::serialize::InputArchive ar;
   open_archive(ar, path);
   CheckpointMeta meta = read_meta(ar, path);
@@ -149,7 +159,8 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model
     model.load(model_ar);
     if (optimizer) {
       torch::serialize::InputArchive opt_ar;
-      MIP_CHECK(ar.try_read("optimizer", opt_ar), DataError, "checkpoint [", path,
+      MIP_CHECK(ar.try_read("optimizer", opt_ar), DataError, "checkpoint [",
+                path,
                 "] holds no optimizer state (only models/model_last.pt does)");
       optimizer->load(opt_ar);
     }
@@ -160,9 +171,11 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model
         size_t start = 0;
         while (start < all.size()) {
           size_t end = all.find(',', start);
-          if (end == std::string::npos) end = all.size();
+          if (end == std::string::npos)
+            end = all.size();
           const std::string k = all.substr(start, end - start);
-          if (!k.empty()) ar.read("extra." + k, (*extra)[k], /*is_buffer=*/true);
+          if (!k.empty())
+            ar.read("extra." + k, (*extra)[k], /*is_buffer=*/true);
           start = end + 1;
         }
       }
@@ -180,9 +193,10 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model
   }
   for (const auto& [name, shape] : shapes) {
     const auto now = model.named_parameters()[name].sizes().vec();
-    MIP_CHECK(now == shape, DataError, "checkpoint [", path, "] does not fit model [",
-              meta.model_name, "]: parameter ", name, " has shape ",
-              c10::IntArrayRef(now), " in the checkpoint, ", c10::IntArrayRef(shape),
+    MIP_CHECK(now == shape, DataError, "checkpoint [", path,
+              "] does not fit model [", meta.model_name, "]: parameter ", name,
+              " has shape ", c10::IntArrayRef(now), " in the checkpoint, ",
+              c10::IntArrayRef(shape),
               " in the model built from the configuration");
   }
   return meta;
@@ -197,10 +211,11 @@ std::string checkpoint_digest(const std::string& path) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a over names and bytes
   auto mix = [&h](const void* data, size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; ++i)
+      h = (h ^ p[i]) * 1099511628211ULL;
   };
-  std::function<void(torch::serialize::InputArchive&, const std::string&)> walk =
-      [&](torch::serialize::InputArchive& a, const std::string& prefix) {
+  std::function<void(torch::serialize::InputArchive&, const std::string&)>
+      walk = [&](torch::serialize::InputArchive& a, const std::string& prefix) {
         for (const auto& k : a.keys()) {
           torch::Tensor t;
           if (a.try_read(k, t, false) || a.try_read(k, t, true)) {
@@ -210,7 +225,8 @@ std::string checkpoint_digest(const std::string& path) {
             continue;
           }
           torch::serialize::InputArchive sub;
-          if (a.try_read(k, sub)) walk(sub, prefix + k + ".");
+          if (a.try_read(k, sub))
+            walk(sub, prefix + k + ".");
         }
       };
   walk(model_ar, "");

@@ -15,10 +15,14 @@ namespace mip {
 
 const char* to_string(RunState state) {
   switch (state) {
-    case RunState::kRunning: return "running";
-    case RunState::kFinished: return "finished";
-    case RunState::kFailed: return "failed";
-    case RunState::kInterrupted: return "interrupted";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kFinished:
+      return "finished";
+    case RunState::kFailed:
+      return "failed";
+    case RunState::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }
@@ -34,32 +38,39 @@ std::string time_string(const char* format) {
 }
 }  // namespace
 
-std::string now_string() { return time_string("%Y-%m-%d %H:%M:%S"); }
+std::string now_string() {
+  return time_string("%Y-%m-%d %H:%M:%S");
+}
 
-std::string create_timestamped_dir(const std::string& parent, const std::string& prefix,
+std::string create_timestamped_dir(const std::string& parent,
+                                   const std::string& prefix,
                                    const std::string& savetag) {
   const fs::path base = fs::path(expand_user(parent));
   std::error_code ec;
   fs::create_directories(base, ec);
-  MIP_CHECK(!ec, Error, "cannot create folder [", base.string(), "]: ", ec.message(),
-            "; choose another --expdir");
+  MIP_CHECK(!ec, Error, "cannot create folder [", base.string(),
+            "]: ", ec.message(), "; choose another --expdir");
   for (int attempt = 0; attempt < 120; ++attempt) {
     std::string name = prefix + time_string("%Y%m%d_%H%M%S");
-    if (!savetag.empty()) name += "_" + savetag;
+    if (!savetag.empty())
+      name += "_" + savetag;
     const fs::path dir = base / name;
-    if (fs::create_directory(dir, ec)) return dir.string();
-    MIP_CHECK(!ec || ec == std::errc::file_exists, Error, "cannot create folder [",
-              dir.string(), "]: ", ec.message());
+    if (fs::create_directory(dir, ec))
+      return dir.string();
+    MIP_CHECK(!ec || ec == std::errc::file_exists, Error,
+              "cannot create folder [", dir.string(), "]: ", ec.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  throw Error("cannot create a new folder under [" + base.string() + "]: every name is taken");
+  throw Error("cannot create a new folder under [" + base.string() +
+              "]: every name is taken");
 }
 
-std::string create_experiment_dir(const std::string& root, const std::string& problem,
-                                  const std::string& model, const std::string& savetag) {
-  const std::string dir =
-      create_timestamped_dir((fs::path(expand_user(root)) / problem / model).string(), "",
-                             savetag);
+std::string create_experiment_dir(const std::string& root,
+                                  const std::string& problem,
+                                  const std::string& model,
+                                  const std::string& savetag) {
+  const std::string dir = create_timestamped_dir(
+      (fs::path(expand_user(root)) / problem / model).string(), "", savetag);
   fs::create_directories(fs::path(dir) / "models");
   return dir;
 }
@@ -72,13 +83,15 @@ void write_status(const std::string& dir, const RunStatus& s) {
   out << YAML::Key << "worker" << YAML::Value << s.worker;
   out << YAML::Key << "episode" << YAML::Value << s.episode;
   out << YAML::Key << "epoch" << YAML::Value << s.epoch;
-  out << YAML::Key << "best_validation_loss" << YAML::Value << s.best_validation_loss;
+  out << YAML::Key << "best_validation_loss" << YAML::Value
+      << s.best_validation_loss;
   out << YAML::Key << "best_episode" << YAML::Value << s.best_episode;
   out << YAML::Key << "started" << YAML::Value << s.started;
   out << YAML::Key << "updated" << YAML::Value << now_string();
   if (s.first_episode_unix > 0) {
     out << YAML::Key << "timing" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "first_episode_unix" << YAML::Value << s.first_episode_unix;
+    out << YAML::Key << "first_episode_unix" << YAML::Value
+        << s.first_episode_unix;
     out << YAML::Key << "timed_episodes" << YAML::Value << s.timed_episodes;
     out << YAML::Key << "timed_seconds" << YAML::Value << s.timed_seconds;
     if (s.timed_episodes > 0)

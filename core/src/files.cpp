@@ -16,12 +16,14 @@ namespace mip {
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   MIP_CHECK(fd >= 0, Error, "cannot write [", tmp, "]: ", std::strerror(errno));
   size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n < 0) {
       const int err = errno;
       ::close(fd);
@@ -35,22 +37,28 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw Error("cannot rename [" + tmp + "] to [" + path + "]: " + std::strerror(err));
+    throw Error("cannot rename [" + tmp + "] to [" + path +
+                "]: " + std::strerror(err));
   }
 }
 
 std::string expand_user(const std::string& path) {
-  if (path.empty() || path[0] != '~') return path;
+  if (path.empty() || path[0] != '~')
+    return path;
   const char* home = std::getenv("HOME");
-  if (!home) return path;
-  if (path.size() == 1) return home;
-  if (path[1] == '/') return std::string(home) + path.substr(1);
+  if (!home)
+    return path;
+  if (path.size() == 1)
+    return home;
+  if (path[1] == '/')
+    return std::string(home) + path.substr(1);
   return path;
 }
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  MIP_CHECK(in.good(), Error, "cannot read [", path, "]: ", std::strerror(errno));
+  MIP_CHECK(in.good(), Error, "cannot read [", path,
+            "]: ", std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

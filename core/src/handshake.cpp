@@ -9,7 +9,8 @@ bool definition_compatible(const sdk::DataDefinition& want,
   if (want.dtype != got.dtype || want.shape.size() != got.shape.size())
     return false;
   for (size_t i = 0; i < want.shape.size(); ++i) {
-    if (want.shape[i] != -1 && got.shape[i] != -1 && want.shape[i] != got.shape[i])
+    if (want.shape[i] != -1 && got.shape[i] != -1 &&
+        want.shape[i] != got.shape[i])
       return false;
   }
   return true;
@@ -18,17 +19,20 @@ bool definition_compatible(const sdk::DataDefinition& want,
 namespace {
 
 /// Appends one line per definition of `needs` that `offers` lacks or breaks.
-void compare(const std::string& consumer, const sdk::DataDefinitions& needs,
-             const std::string& producer, const sdk::DataDefinitions& offers,
+void compare(const std::string& consumer,
+             const sdk::DataDefinitions& needs,
+             const std::string& producer,
+             const sdk::DataDefinitions& offers,
              std::string& report) {
   for (const auto& [key, want] : needs) {
     auto it = offers.find(key);
     if (it == offers.end()) {
       std::string have;
-      for (const auto& kv : offers) have += " " + kv.first;
+      for (const auto& kv : offers)
+        have += " " + kv.first;
       report += "\n  " + consumer + " needs [" + key + "] " + want.to_string() +
-                ", which " + producer + " does not provide (it provides:" +
-                have + ")";
+                ", which " + producer +
+                " does not provide (it provides:" + have + ")";
     } else if (!definition_compatible(want, it->second)) {
       report += "\n  " + consumer + " needs [" + key + "] " + want.to_string() +
                 ", " + producer + " provides [" + key + "] " +

@@ -19,12 +19,18 @@ constexpr const char* kPattern = "[%Y-%m-%d %H:%M:%S] - %^%l%$ - %n >>> %v";
 
 spdlog::level::level_enum to_spdlog(sdk::LogLevel l) {
   switch (l) {
-    case sdk::LogLevel::kTrace: return spdlog::level::trace;
-    case sdk::LogLevel::kDebug: return spdlog::level::debug;
-    case sdk::LogLevel::kInfo: return spdlog::level::info;
-    case sdk::LogLevel::kWarn: return spdlog::level::warn;
-    case sdk::LogLevel::kError: return spdlog::level::err;
-    case sdk::LogLevel::kCritical: return spdlog::level::critical;
+    case sdk::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case sdk::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case sdk::LogLevel::kInfo:
+      return spdlog::level::info;
+    case sdk::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case sdk::LogLevel::kError:
+      return spdlog::level::err;
+    case sdk::LogLevel::kCritical:
+      return spdlog::level::critical;
   }
   return spdlog::level::info;
 }
@@ -78,7 +84,8 @@ Logger& logger(const std::string& name) {
   auto& s = sinks();
   std::lock_guard<std::mutex> lock(s.mutex);
   auto& slot = s.loggers[name];
-  if (!slot) slot = std::make_unique<Logger>(name);
+  if (!slot)
+    slot = std::make_unique<Logger>(name);
   return *slot;
 }
 
@@ -86,12 +93,18 @@ sdk::LogLevel parse_log_level(const std::string& name) {
   std::string n = name;
   std::transform(n.begin(), n.end(), n.begin(),
                  [](unsigned char c) { return std::tolower(c); });
-  if (n == "trace" || n == "notset") return sdk::LogLevel::kTrace;
-  if (n == "debug") return sdk::LogLevel::kDebug;
-  if (n == "info") return sdk::LogLevel::kInfo;
-  if (n == "warn" || n == "warning") return sdk::LogLevel::kWarn;
-  if (n == "error" || n == "err") return sdk::LogLevel::kError;
-  if (n == "critical" || n == "fatal") return sdk::LogLevel::kCritical;
+  if (n == "trace" || n == "notset")
+    return sdk::LogLevel::kTrace;
+  if (n == "debug")
+    return sdk::LogLevel::kDebug;
+  if (n == "info")
+    return sdk::LogLevel::kInfo;
+  if (n == "warn" || n == "warning")
+    return sdk::LogLevel::kWarn;
+  if (n == "error" || n == "err")
+    return sdk::LogLevel::kError;
+  if (n == "critical" || n == "fatal")
+    return sdk::LogLevel::kCritical;
   throw ConfigError("log level [" + name +
                     "] is not one of trace, debug, info, warning, error, "
                     "critical (or MI-Prometheus's DEBUG, INFO, WARNING, "
@@ -104,13 +117,16 @@ void logging_set_console_level(sdk::LogLevel level) {
 
 void logging_add_file(const std::string& path) {
   auto& s = sinks();
-  if (s.file) s.all->remove_sink(s.file);
+  if (s.file)
+    s.all->remove_sink(s.file);
   s.file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
   s.file->set_pattern("[%Y-%m-%d %H:%M:%S] - %l - %n >>> %v");
   s.file->set_level(spdlog::level::debug);
   s.all->add_sink(s.file);
 }
 
-void logging_flush() { sinks().all->flush(); }
+void logging_flush() {
+  sinks().all->flush();
+}
 
 }  // namespace mip

@@ -6,10 +6,10 @@
 
 #include <vector>  // before boost/dll (BOOST_DLL_USE_STD_FS)
 
-#include <boost/dll/library_info.hpp>
-#include <boost/dll/shared_library.hpp>
 #include <c10/util/Exception.h>
 #include <torch/version.h>
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -66,13 +66,15 @@ std::vector<std::string> split_colon(const std::string& s) {
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ':'))
-    if (!item.empty()) out.push_back(item);
+    if (!item.empty())
+      out.push_back(item);
   return out;
 }
 
 std::string torch_major_minor(const std::string& v) {
   const auto first = v.find('.');
-  if (first == std::string::npos) return v;
+  if (first == std::string::npos)
+    return v;
   const auto second = v.find('.', first + 1);
   return v.substr(0, second);
 }
@@ -116,11 +118,13 @@ void check_manifest(const std::string& path, const sdk::Manifest* m) {
 
 std::vector<std::string> split_aliases(const char* s) {
   std::vector<std::string> out;
-  if (!s) return out;
+  if (!s)
+    return out;
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
+    if (!item.empty())
+      out.push_back(item);
   return out;
 }
 
@@ -131,13 +135,17 @@ std::vector<std::string> PluginLoader::search_path(
     const std::vector<std::string>& config_paths) {
   std::vector<std::string> all;
   for (const auto& p : cli_paths)
-    for (const auto& q : split_colon(p)) all.push_back(q);
+    for (const auto& q : split_colon(p))
+      all.push_back(q);
   for (const auto& p : config_paths)
-    for (const auto& q : split_colon(p)) all.push_back(q);
+    for (const auto& q : split_colon(p))
+      all.push_back(q);
   if (const char* env = std::getenv("MIP_PLUGIN_PATH"))
-    for (const auto& q : split_colon(env)) all.push_back(q);
+    for (const auto& q : split_colon(env))
+      all.push_back(q);
   const std::string exe = exe_dir();
-  if (!exe.empty()) all.push_back((fs::path(exe) / ".." / MIP_RELATIVE_PLUGIN_DIR).string());
+  if (!exe.empty())
+    all.push_back((fs::path(exe) / ".." / MIP_RELATIVE_PLUGIN_DIR).string());
 #ifdef MIP_INSTALL_PLUGIN_DIR
   all.push_back(MIP_INSTALL_PLUGIN_DIR);
 #endif
@@ -147,7 +155,8 @@ std::vector<std::string> PluginLoader::search_path(
     std::error_code ec;
     const fs::path canon = fs::weakly_canonical(fs::absolute(p), ec);
     const std::string key = ec ? p : canon.string();
-    if (seen.insert(key).second) out.push_back(key);
+    if (seen.insert(key).second)
+      out.push_back(key);
   }
   return out;
 }
@@ -185,9 +194,10 @@ std::shared_ptr<PluginLibrary> PluginLoader::open(const std::string& path) {
     // Boost reports only a code; dlopen itself says why.
     void* h = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
     const char* why = h ? nullptr : ::dlerror();
-    if (h) ::dlclose(h);
-    throw PluginLoadError(who + ": dlopen failed: " +
-                          (why ? why : bec.message()));
+    if (h)
+      ::dlclose(h);
+    throw PluginLoadError(who +
+                          ": dlopen failed: " + (why ? why : bec.message()));
   }
   using Entry = const sdk::Manifest*();
   MIP_CHECK(lib->has(MIP_PLUGIN_ENTRY_NAME), PluginLoadError, who,
@@ -225,12 +235,13 @@ void PluginLoader::index(const std::shared_ptr<PluginLibrary>& lib,
     for (const auto& n : names) {
       for (size_t j = 0; j < components_.size(); ++j) {
         const Component& other = components_[j];
-        if (other.kind != c.kind) continue;
-        const bool clash =
-            other.name == n ||
-            std::find(other.aliases.begin(), other.aliases.end(), n) !=
-                other.aliases.end();
-        if (!clash) continue;
+        if (other.kind != c.kind)
+          continue;
+        const bool clash = other.name == n ||
+                           std::find(other.aliases.begin(), other.aliases.end(),
+                                     n) != other.aliases.end();
+        if (!clash)
+          continue;
         if (component_rank_[j] == rank) {
           duplicates_.push_back(std::string(to_string(c.kind)) + ":" + n);
           warnings_.push_back(std::string(to_string(c.kind)) + " [" + n +
@@ -262,22 +273,28 @@ void PluginLoader::add_library(const std::string& path) {
 
 std::string PluginLoader::insecure_reason(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !(st.st_mode & S_IWOTH)) return "";
+  if (::stat(path.c_str(), &st) != 0 || !(st.st_mode & S_IWOTH))
+    return "";
   char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  std::snprintf(mode, sizeof mode, "%04o",
+                static_cast<unsigned>(st.st_mode & 07777));
   const bool dir = S_ISDIR(st.st_mode);
   return std::string("plugin ") + (dir ? "folder" : "library") + " [" + path +
          "] is writable by every user (mode " + mode +
-         "): loading a library runs its code, so anyone could run code as you. Fix it "
-         "with: chmod o-w " + path + " (or pass --allow-insecure-plugin-dir)";
+         "): loading a library runs its code, so anyone could run code as you. "
+         "Fix it "
+         "with: chmod o-w " +
+         path + " (or pass --allow-insecure-plugin-dir)";
 }
 
 void PluginLoader::discover() {
-  if (discovered_) return;
+  if (discovered_)
+    return;
   discovered_ = true;
   for (size_t rank = 0; rank < folders_.size(); ++rank) {
     std::error_code ec;
-    if (!fs::is_directory(folders_[rank], ec)) continue;
+    if (!fs::is_directory(folders_[rank], ec))
+      continue;
     if (!allow_insecure_) {
       const std::string why = insecure_reason(folders_[rank]);
       if (!why.empty()) {
@@ -301,7 +318,8 @@ void PluginLoader::discover() {
       loaded_paths_.push_back(canon);
       try {
         const std::string why = allow_insecure_ ? "" : insecure_reason(canon);
-        if (!why.empty()) throw PluginLoadError(why);
+        if (!why.empty())
+          throw PluginLoadError(why);
         index(open(canon), rank);
       } catch (const Error& e) {
         failures_.push_back({canon, e.what()});
@@ -327,14 +345,16 @@ const Component& PluginLoader::find(sdk::ComponentKind kind,
                           "; remove one of them from the plugin folder");
   }
   for (const auto& c : components_) {
-    if (c.kind != kind) continue;
+    if (c.kind != kind)
+      continue;
     if (c.name == name ||
         std::find(c.aliases.begin(), c.aliases.end(), name) != c.aliases.end())
       return c;
   }
   std::vector<std::string> names;
   for (const auto& c : components_) {
-    if (c.kind != kind) continue;
+    if (c.kind != kind)
+      continue;
     names.push_back(c.name);
     names.insert(names.end(), c.aliases.begin(), c.aliases.end());
   }
@@ -348,16 +368,18 @@ const Component& PluginLoader::find(sdk::ComponentKind kind,
     msg += "?";
   }
   std::string known;
-  for (const auto& n : names) known += " " + n;
-  msg += "\n  known " + std::string(to_string(kind)) + "s:" +
-         (known.empty() ? " (none)" : known);
+  for (const auto& n : names)
+    known += " " + n;
+  msg += "\n  known " + std::string(to_string(kind)) +
+         "s:" + (known.empty() ? " (none)" : known);
   msg += "\n  plugin folders searched:";
   for (const auto& f : folders_)
     msg += "\n    " + f + (fs::is_directory(f) ? "" : " (missing)");
   for (const auto& f : failures_)
     msg += "\n  could not load " + f.path + ":\n    " + f.reason;
-  msg += "\n  (mip-plugins list shows what is installed; --plugin-path or "
-         "MIP_PLUGIN_PATH add folders)";
+  msg +=
+      "\n  (mip-plugins list shows what is installed; --plugin-path or "
+      "MIP_PLUGIN_PATH add folders)";
   throw PluginLoadError(msg);
 }
 
@@ -385,8 +407,8 @@ std::shared_ptr<sdk::Problem> PluginLoader::create_problem(
   return create_component<sdk::Problem>(c, ctx);
 }
 
-std::shared_ptr<sdk::Model> PluginLoader::create_model(const Component& c,
-                                                       sdk::Context& ctx) const {
+std::shared_ptr<sdk::Model> PluginLoader::create_model(
+    const Component& c, sdk::Context& ctx) const {
   MIP_INTERNAL_ASSERT(c.kind == sdk::ComponentKind::kModel);
   return create_component<sdk::Model>(c, ctx);
 }

@@ -14,11 +14,15 @@ namespace mip {
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] list\n"
-    "       mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] info <name | library.so>\n\n"
+    "Usage: mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] "
+    "list\n"
+    "       mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] "
+    "info <name | library.so>\n\n"
     "Lists the problems and models found in the plugin folders (searched in\n"
-    "this order: --plugin-path, $MIP_PLUGIN_PATH, the build tree, <prefix>/lib/mip/plugins),\n"
-    "or shows one component's library, versions, ABI fields and default parameters.\n";
+    "this order: --plugin-path, $MIP_PLUGIN_PATH, the build tree, "
+    "<prefix>/lib/mip/plugins),\n"
+    "or shows one component's library, versions, ABI fields and default "
+    "parameters.\n";
 
 void print_library(const PluginLibrary& lib) {
   const sdk::Manifest& m = *lib.manifest;
@@ -36,7 +40,8 @@ void print_component(const Component& c) {
   std::cout << kind << std::string(16 - kind.size(), ' ') << c.name << "\n";
   if (!c.aliases.empty()) {
     std::cout << "aliases:        ";
-    for (size_t i = 0; i < c.aliases.size(); ++i) std::cout << (i ? ", " : "") << c.aliases[i];
+    for (size_t i = 0; i < c.aliases.size(); ++i)
+      std::cout << (i ? ", " : "") << c.aliases[i];
     std::cout << "\n";
   }
   std::cout << "description:    " << c.description << "\n";
@@ -44,7 +49,8 @@ void print_component(const Component& c) {
   std::cout << "default parameters:\n";
   std::string line;
   std::istringstream in(c.defaults_yaml);
-  while (std::getline(in, line)) std::cout << "  " << line << "\n";
+  while (std::getline(in, line))
+    std::cout << "  " << line << "\n";
 }
 
 }  // namespace
@@ -74,7 +80,8 @@ int run_plugins_tool(int argc, char** argv) {
     }
   }
   if (args.empty() || (args[0] != "list" && args[0] != "info") ||
-      (args[0] == "info" && args.size() != 2) || (args[0] == "list" && args.size() != 1)) {
+      (args[0] == "info" && args.size() != 2) ||
+      (args[0] == "list" && args.size() != 1)) {
     std::cerr << kUsage;
     return kExitUsage;
   }
@@ -93,27 +100,38 @@ int run_plugins_tool(int argc, char** argv) {
     loader.discover();
     if (args[0] == "list") {
       std::cout << "Plugin folders (in search order):\n";
-      for (const auto& f : loader.folders()) std::cout << "  " << f << "\n";
-      for (auto kind : {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
-        std::cout << "\n" << (kind == sdk::ComponentKind::kProblem ? "Problems" : "Models") << ":\n";
+      for (const auto& f : loader.folders())
+        std::cout << "  " << f << "\n";
+      for (auto kind :
+           {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
+        std::cout << "\n"
+                  << (kind == sdk::ComponentKind::kProblem ? "Problems"
+                                                           : "Models")
+                  << ":\n";
         for (const auto& c : loader.components()) {
-          if (c.kind != kind) continue;
+          if (c.kind != kind)
+            continue;
           std::string names = c.name;
-          for (const auto& a : c.aliases) names += ", " + a;
-          std::cout << "  " << names << "\n      " << c.description << "\n      "
-                    << c.library->path << "\n";
+          for (const auto& a : c.aliases)
+            names += ", " + a;
+          std::cout << "  " << names << "\n      " << c.description
+                    << "\n      " << c.library->path << "\n";
         }
       }
-      for (const auto& w : loader.warnings()) std::cout << "\nwarning: " << w << "\n";
+      for (const auto& w : loader.warnings())
+        std::cout << "\nwarning: " << w << "\n";
       for (const auto& f : loader.failures())
         std::cout << "\nnot loaded: " << f.path << "\n  " << f.reason << "\n";
       return loader.failures().empty() ? kExitOk : kExitPlugin;
     }
-    for (auto kind : {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
+    for (auto kind :
+         {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
       for (const auto& c : loader.components()) {
-        if (c.kind != kind) continue;
+        if (c.kind != kind)
+          continue;
         bool match = c.name == args[1];
-        for (const auto& a : c.aliases) match = match || a == args[1];
+        for (const auto& a : c.aliases)
+          match = match || a == args[1];
         if (match) {
           print_component(c);
           return kExitOk;
@@ -127,9 +145,11 @@ int run_plugins_tool(int argc, char** argv) {
     }
     std::cerr << "mip-plugins: no plugin provides [" << args[1] << "]";
     const auto best = closest(args[1], names);
-    if (!best.empty()) std::cerr << "; did you mean [" << best[0] << "]?";
+    if (!best.empty())
+      std::cerr << "; did you mean [" << best[0] << "]?";
     std::cerr << "\n  folders searched:";
-    for (const auto& f : loader.folders()) std::cerr << " " << f;
+    for (const auto& f : loader.folders())
+      std::cerr << " " << f;
     std::cerr << "\n  (mip-plugins list shows every component)\n";
     return kExitPlugin;
   } catch (const Error& e) {

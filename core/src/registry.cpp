@@ -18,20 +18,21 @@ namespace mip {
 
 std::string KeyIssue::to_string() const {
   std::string s = origin + ": unknown key [" + path + "]";
-  if (!hint.empty()) s += "; " + hint;
+  if (!hint.empty())
+    s += "; " + hint;
   return s;
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t j = 0; j <= b.size(); ++j)
+    prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) ==
-                                                std::tolower(b[j - 1])
-                                            ? 0
-                                            : 1);
+      const size_t sub =
+          prev[j - 1] +
+          (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
     }
     std::swap(prev, cur);
@@ -47,12 +48,14 @@ std::vector<std::string> closest(const std::string& word,
     const size_t d = edit_distance(word, c);
     const bool prefix = c.size() > 2 && word.size() > 2 &&
                         (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0);
-    if (d <= limit || prefix) scored.emplace_back(d, c);
+    if (d <= limit || prefix)
+      scored.emplace_back(d, c);
   }
   std::sort(scored.begin(), scored.end());
   std::vector<std::string> out;
   for (const auto& s : scored) {
-    if (out.size() == 3) break;
+    if (out.size() == 3)
+      break;
     if (std::find(out.begin(), out.end(), s.second) == out.end())
       out.push_back(s.second);
   }
@@ -66,13 +69,15 @@ std::vector<std::string> split_path(const std::string& path) {
   std::string cur;
   for (char c : path) {
     if (c == '.') {
-      if (!cur.empty()) parts.push_back(cur);
+      if (!cur.empty())
+        parts.push_back(cur);
       cur.clear();
     } else {
       cur += c;
     }
   }
-  if (!cur.empty()) parts.push_back(cur);
+  if (!cur.empty())
+    parts.push_back(cur);
   return parts;
 }
 
@@ -82,7 +87,8 @@ std::string join(const std::string& prefix, const std::string& key) {
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
+  if (b == std::string::npos)
+    return "";
   const auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
 }
@@ -91,17 +97,20 @@ std::string trim(const std::string& s) {
 YAML::Node find(const YAML::Node& root, const std::vector<std::string>& parts) {
   YAML::Node cur = root;
   for (const auto& p : parts) {
-    if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    if (!cur.IsMap())
+      return YAML::Node(YAML::NodeType::Undefined);
     const YAML::Node& lookup = cur;  // const access adds no empty entries
     YAML::Node next = lookup[p];
-    if (!next.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+    if (!next.IsDefined())
+      return YAML::Node(YAML::NodeType::Undefined);
     cur.reset(next);
   }
   return cur;
 }
 
 /// Records the origin of every node below `node` (maps included).
-void record_origins(const YAML::Node& node, const std::string& prefix,
+void record_origins(const YAML::Node& node,
+                    const std::string& prefix,
                     const std::string& file,
                     std::map<std::string, std::string>& origins) {
   const auto mark = node.Mark();
@@ -109,7 +118,8 @@ void record_origins(const YAML::Node& node, const std::string& prefix,
   if (!file.empty() && file.front() != '-' && mark.line >= 0 &&
       file.rfind("defaults of", 0) != 0)
     where += ":" + std::to_string(mark.line + 1);
-  if (!prefix.empty()) origins[prefix] = where;
+  if (!prefix.empty())
+    origins[prefix] = where;
   if (node.IsMap()) {
     for (const auto& kv : node)
       record_origins(kv.second, join(prefix, kv.first.as<std::string>()), file,
@@ -118,8 +128,10 @@ void record_origins(const YAML::Node& node, const std::string& prefix,
 }
 
 /// Merges `src` into `dst` where `dst` has nothing: the first (dst) wins.
-void merge_missing(YAML::Node dst, const YAML::Node& src,
-                   const std::string& prefix, const std::string& file,
+void merge_missing(YAML::Node dst,
+                   const YAML::Node& src,
+                   const std::string& prefix,
+                   const std::string& file,
                    std::map<std::string, std::string>& origins) {
   for (const auto& kv : src) {
     const std::string key = kv.first.as<std::string>();
@@ -136,7 +148,8 @@ void merge_missing(YAML::Node dst, const YAML::Node& src,
 
 /// Sets `value` at `parts` below `root`, creating maps on the way (replacing
 /// scalars in the way).
-void set_at(YAML::Node root, const std::vector<std::string>& parts,
+void set_at(YAML::Node root,
+            const std::vector<std::string>& parts,
             const YAML::Node& value) {
   YAML::Node cur = root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -187,45 +200,55 @@ struct ParamRegistry::Impl {
 
   std::string origin_of(const std::string& path) const {
     auto it = config_origin.find(path);
-    if (it != config_origin.end()) return it->second;
+    if (it != config_origin.end())
+      return it->second;
     it = default_origin.find(path);
-    if (it != default_origin.end()) return it->second;
+    if (it != default_origin.end())
+      return it->second;
     return "";
   }
 
   // --- loading -------------------------------------------------------------
 
   /// Resolves an include relative to the including file, then the CWD.
-  fs::path locate(const std::string& name, const fs::path& including,
+  fs::path locate(const std::string& name,
+                  const fs::path& including,
                   const std::string& included_from) const {
     fs::path p = name;
     if (!name.empty() && name[0] == '~') {
       const char* home = std::getenv("HOME");
-      if (home) p = fs::path(home) / name.substr(name.size() > 1 ? 2 : 1);
+      if (home)
+        p = fs::path(home) / name.substr(name.size() > 1 ? 2 : 1);
     }
     std::vector<fs::path> tried;
     if (p.is_absolute()) {
       tried.push_back(p);
     } else {
-      if (!including.empty()) tried.push_back(including.parent_path() / p);
+      if (!including.empty())
+        tried.push_back(including.parent_path() / p);
       tried.push_back(fs::current_path() / p);
     }
     for (const auto& t : tried)
-      if (fs::is_regular_file(t)) return t;
+      if (fs::is_regular_file(t))
+        return t;
     std::string msg = "config file [" + name + "] not found";
-    if (!included_from.empty()) msg += " (named in " + included_from + ")";
+    if (!included_from.empty())
+      msg += " (named in " + included_from + ")";
     msg += "; looked for:";
-    for (const auto& t : tried) msg += " " + t.string();
+    for (const auto& t : tried)
+      msg += " " + t.string();
     throw ConfigError(msg);
   }
 
   YAML::Node read_file(const fs::path& path) const {
     std::ifstream in(path);
-    if (!in) throw ConfigError("config file [" + path.string() + "] cannot be read");
+    if (!in)
+      throw ConfigError("config file [" + path.string() + "] cannot be read");
     std::stringstream ss;
     ss << in.rdbuf();
     YAML::Node n = parse_yaml_text(ss.str(), path.string());
-    if (n.IsNull() || !n.IsDefined()) return YAML::Node(YAML::NodeType::Map);
+    if (n.IsNull() || !n.IsDefined())
+      return YAML::Node(YAML::NodeType::Map);
     if (!n.IsMap())
       throw ConfigError(path.string() +
                         ":1: a configuration file must hold a YAML map of "
@@ -236,27 +259,33 @@ struct ParamRegistry::Impl {
   static std::vector<std::string> include_list(const YAML::Node& node) {
     std::vector<std::string> out;
     if (node.IsSequence()) {
-      for (const auto& n : node) out.push_back(trim(n.as<std::string>()));
+      for (const auto& n : node)
+        out.push_back(trim(n.as<std::string>()));
     } else if (node.IsScalar()) {
       std::stringstream ss(node.as<std::string>());
       std::string item;
       while (std::getline(ss, item, ',')) {
         item = trim(item);
-        if (!item.empty()) out.push_back(item);
+        if (!item.empty())
+          out.push_back(item);
       }
     }
     return out;
   }
 
   /// Visits one file and its includes, depth-first, pre-order.
-  void visit(const std::string& name, const fs::path& including,
-             const std::string& included_from, std::vector<fs::path>& stack,
+  void visit(const std::string& name,
+             const fs::path& including,
+             const std::string& included_from,
+             std::vector<fs::path>& stack,
              std::set<fs::path>& seen,
              std::vector<std::pair<std::string, YAML::Node>>& out) {
-    const fs::path path = fs::weakly_canonical(locate(name, including, included_from));
+    const fs::path path =
+        fs::weakly_canonical(locate(name, including, included_from));
     if (std::find(stack.begin(), stack.end(), path) != stack.end()) {
       std::string chain;
-      for (const auto& s : stack) chain += s.filename().string() + " -> ";
+      for (const auto& s : stack)
+        chain += s.filename().string() + " -> ";
       chain += path.filename().string();
       throw ConfigError("default_configs cycle: " + chain + " (in " +
                         included_from + "); remove one of these includes");
@@ -310,12 +339,12 @@ void ParamRegistry::apply_override(const std::string& assignment) {
   const auto parts = split_path(key);
   MIP_CHECK(!parts.empty(), ConfigError, "--set [", assignment,
             "]: empty key path");
-  YAML::Node value = parse_yaml_text(text.empty() ? "~" : text,
-                                     "--set " + key);
+  YAML::Node value = parse_yaml_text(text.empty() ? "~" : text, "--set " + key);
   set_at(impl_->config, parts, value);
   // Drop origins of what was below, then record the override.
   auto& o = impl_->config_origin;
-  for (auto it = o.lower_bound(key); it != o.end() && it->first.rfind(key, 0) == 0;)
+  for (auto it = o.lower_bound(key);
+       it != o.end() && it->first.rfind(key, 0) == 0;)
     it = o.erase(it);
   record_origins(value, key, "--set", o);
   impl_->dirty = true;
@@ -325,7 +354,8 @@ void ParamRegistry::add_defaults(const std::string& path,
                                  const std::string& yaml_text,
                                  const std::string& origin) {
   YAML::Node node = parse_yaml_text(yaml_text, origin);
-  if (!node.IsDefined() || node.IsNull()) node = YAML::Node(YAML::NodeType::Map);
+  if (!node.IsDefined() || node.IsNull())
+    node = YAML::Node(YAML::NodeType::Map);
   MIP_CHECK(node.IsMap(), ConfigError, origin,
             ": default parameters must be a YAML map");
   const auto parts = split_path(path);
@@ -347,12 +377,14 @@ void ParamRegistry::add_defaults(const std::string& path,
   impl_->dirty = true;
 }
 
-void ParamRegistry::add_default_number(const std::string& path, double value,
+void ParamRegistry::add_default_number(const std::string& path,
+                                       double value,
                                        const std::string& origin) {
   const auto parts = split_path(path);
   MIP_INTERNAL_ASSERT(!parts.empty());
   YAML::Node existing = find(impl_->defaults, parts);
-  if (existing.IsDefined() && !existing.IsNull()) return;
+  if (existing.IsDefined() && !existing.IsNull())
+    return;
   if (value == static_cast<double>(static_cast<int64_t>(value)))
     set_at(impl_->defaults, parts, YAML::Node(static_cast<int64_t>(value)));
   else
@@ -375,7 +407,8 @@ void ParamRegistry::set_value(const std::string& path,
 
 void ParamRegistry::declare_known(const std::string& path, bool open) {
   impl_->known.insert(path);
-  if (open) impl_->open.insert(path);
+  if (open)
+    impl_->open.insert(path);
 }
 
 std::vector<KeyIssue> ParamRegistry::unknown_keys() const {
@@ -386,12 +419,14 @@ std::vector<KeyIssue> ParamRegistry::unknown_keys() const {
         for (const auto& kv : node) {
           const std::string key = kv.first.as<std::string>();
           const std::string path = join(prefix, key);
-          if (impl_->open.count(path)) continue;
+          if (impl_->open.count(path))
+            continue;
           if (!known.count(path)) {
             std::vector<std::string> siblings;
             const std::string parent = prefix.empty() ? "" : prefix + ".";
             for (auto it = known.lower_bound(parent);
-                 it != known.end() && it->compare(0, parent.size(), parent) == 0;
+                 it != known.end() &&
+                 it->compare(0, parent.size(), parent) == 0;
                  ++it) {
               const std::string rest = it->substr(parent.size());
               if (!rest.empty() && rest.find('.') == std::string::npos)
@@ -406,12 +441,14 @@ std::vector<KeyIssue> ParamRegistry::unknown_keys() const {
               hint += "?";
             } else if (!siblings.empty() && siblings.size() <= 12) {
               hint = "known keys here:";
-              for (const auto& s : siblings) hint += " " + s;
+              for (const auto& s : siblings)
+                hint += " " + s;
             }
             issues.push_back({impl_->origin_of(path), path, hint});
             continue;
           }
-          if (kv.second.IsMap()) walk(kv.second, path);
+          if (kv.second.IsMap())
+            walk(kv.second, path);
         }
       };
   walk(impl_->config, "");
@@ -435,7 +472,9 @@ std::string ParamRegistry::dump() const {
   return std::string(out.c_str()) + "\n";
 }
 
-std::vector<std::string> ParamRegistry::files() const { return impl_->files; }
+std::vector<std::string> ParamRegistry::files() const {
+  return impl_->files;
+}
 
 std::vector<std::string> ParamRegistry::warnings() const {
   return impl_->warnings;
@@ -447,7 +486,9 @@ namespace {
 
 class YamlParamView final : public sdk::ParamView {
  public:
-  YamlParamView(const ParamRegistry::Impl* reg, YAML::Node node, std::string path)
+  YamlParamView(const ParamRegistry::Impl* reg,
+                YAML::Node node,
+                std::string path)
       : reg_(reg), node_(std::move(node)), path_(std::move(path)) {}
 
   std::string path() const override { return path_; }
@@ -460,16 +501,18 @@ class YamlParamView final : public sdk::ParamView {
   std::vector<std::string> keys() const override {
     std::vector<std::string> out;
     if (node_.IsMap())
-      for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+      for (const auto& kv : node_)
+        out.push_back(kv.first.as<std::string>());
     return out;
   }
 
   std::unique_ptr<sdk::ParamView> child(const std::string& key) const override {
     YAML::Node n = find(node_, split_path(key));
     if (!n.IsDefined() || n.IsNull())
-      return std::make_unique<YamlParamView>(reg_, YAML::Node(YAML::NodeType::Map),
-                                             full(key));
-    if (!n.IsMap()) fail(key, n, "a map of parameters");
+      return std::make_unique<YamlParamView>(
+          reg_, YAML::Node(YAML::NodeType::Map), full(key));
+    if (!n.IsMap())
+      fail(key, n, "a map of parameters");
     return std::make_unique<YamlParamView>(reg_, n, full(key));
   }
 
@@ -484,7 +527,8 @@ class YamlParamView final : public sdk::ParamView {
   }
   std::string get_string(const std::string& key) const override {
     const YAML::Node n = require(key);
-    if (!n.IsScalar()) fail(key, n, "a string");
+    if (!n.IsScalar())
+      fail(key, n, "a string");
     return n.Scalar();
   }
   std::vector<int64_t> get_int_list(const std::string& key) const override {
@@ -493,14 +537,16 @@ class YamlParamView final : public sdk::ParamView {
   std::vector<double> get_double_list(const std::string& key) const override {
     return list<double>(key, "a list of numbers");
   }
-  std::vector<std::string> get_string_list(const std::string& key) const override {
+  std::vector<std::string> get_string_list(
+      const std::string& key) const override {
     const YAML::Node n = require(key);
     if (n.IsScalar()) {  // MI-Prometheus style: "a, b, c"
       std::vector<std::string> out;
       std::stringstream ss(n.Scalar());
       std::string item;
       while (std::getline(ss, item, ','))
-        if (!trim(item).empty()) out.push_back(trim(item));
+        if (!trim(item).empty())
+          out.push_back(trim(item));
       return out;
     }
     return list<std::string>(key, "a list of strings");
@@ -509,7 +555,8 @@ class YamlParamView final : public sdk::ParamView {
  private:
   std::string full(const std::string& key) const { return join(path_, key); }
 
-  [[noreturn]] void fail(const std::string& key, const YAML::Node& n,
+  [[noreturn]] void fail(const std::string& key,
+                         const YAML::Node& n,
                          const std::string& expected) const {
     YAML::Emitter e;
     e << YAML::Flow << n;
@@ -534,16 +581,20 @@ class YamlParamView final : public sdk::ParamView {
   template <typename T>
   T convert(const std::string& key, const std::string& expected) const {
     const YAML::Node n = require(key);
-    if (!n.IsScalar()) fail(key, n, expected);
+    if (!n.IsScalar())
+      fail(key, n, expected);
     T value{};
-    if (!YAML::convert<T>::decode(n, value)) fail(key, n, expected);
+    if (!YAML::convert<T>::decode(n, value))
+      fail(key, n, expected);
     return value;
   }
 
   template <typename T>
-  std::vector<T> list(const std::string& key, const std::string& expected) const {
+  std::vector<T> list(const std::string& key,
+                      const std::string& expected) const {
     const YAML::Node n = require(key);
-    if (!n.IsSequence()) fail(key, n, expected);
+    if (!n.IsSequence())
+      fail(key, n, expected);
     std::vector<T> out;
     for (const auto& item : n) {
       T value{};
@@ -561,11 +612,13 @@ class YamlParamView final : public sdk::ParamView {
 
 }  // namespace
 
-std::unique_ptr<sdk::ParamView> ParamRegistry::view(const std::string& path) const {
+std::unique_ptr<sdk::ParamView> ParamRegistry::view(
+    const std::string& path) const {
   YAML::Node n = find(impl_->resolve(), split_path(path));
-  if (!n.IsDefined() || n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
-  MIP_CHECK(n.IsMap(), ConfigError, "[", path, "] must be a map of parameters (",
-            impl_->origin_of(path), ")");
+  if (!n.IsDefined() || n.IsNull())
+    n = YAML::Node(YAML::NodeType::Map);
+  MIP_CHECK(n.IsMap(), ConfigError, "[", path,
+            "] must be a map of parameters (", impl_->origin_of(path), ")");
   // Detach from the cache so later changes do not move the view.
   return std::make_unique<YamlParamView>(impl_.get(), YAML::Clone(n), path);
 }

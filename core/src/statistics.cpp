@@ -26,8 +26,10 @@ std::string format_statistic(const std::string& format, double value) {
   }
 }
 
-void StatisticsTable::declare(const std::string& key, const std::string& format) {
-  if (index_.count(key)) return;
+void StatisticsTable::declare(const std::string& key,
+                              const std::string& format) {
+  if (index_.count(key))
+    return;
   format_statistic(format, 0.0);  // validate now, not at the first write
   index_[key] = keys_.size();
   keys_.push_back(key);
@@ -48,7 +50,8 @@ size_t StatisticsTable::index(const std::string& key) const {
 
 std::string StatisticsTable::csv_header() const {
   std::string out;
-  for (size_t i = 0; i < keys_.size(); ++i) out += (i ? "," : "") + keys_[i];
+  for (size_t i = 0; i < keys_.size(); ++i)
+    out += (i ? "," : "") + keys_[i];
   return out;
 }
 
@@ -62,12 +65,14 @@ void StatisticsCollector::collect(const std::string& key, double value) {
   values_[index(key)].push_back(value);
 }
 
-const std::vector<double>& StatisticsCollector::values(const std::string& key) const {
+const std::vector<double>& StatisticsCollector::values(
+    const std::string& key) const {
   return values_[index(key)];
 }
 
 void StatisticsCollector::reset() {
-  for (auto& v : values_) v.clear();
+  for (auto& v : values_)
+    v.clear();
 }
 
 size_t StatisticsCollector::count() const {
@@ -76,10 +81,13 @@ size_t StatisticsCollector::count() const {
 
 namespace {
 /// Appends `value` formatted with `format` (no temporary strings).
-void append_statistic(std::string& out, const std::string& format, double value) {
+void append_statistic(std::string& out,
+                      const std::string& format,
+                      double value) {
   const bool integral = format.size() >= 3 && format[format.size() - 2] == 'd';
   if (integral)
-    fmt::format_to(std::back_inserter(out), fmt::runtime(format), std::llround(value));
+    fmt::format_to(std::back_inserter(out), fmt::runtime(format),
+                   std::llround(value));
   else
     fmt::format_to(std::back_inserter(out), fmt::runtime(format), value);
 }
@@ -89,8 +97,10 @@ std::string StatisticsCollector::csv_row() const {
   std::string out;
   out.reserve(16 * keys_.size());
   for (size_t i = 0; i < keys_.size(); ++i) {
-    if (i) out += ',';
-    if (!values_[i].empty()) append_statistic(out, formats_[i], values_[i].back());
+    if (i)
+      out += ',';
+    if (!values_[i].empty())
+      append_statistic(out, formats_[i], values_[i].back());
   }
   return out;
 }
@@ -98,8 +108,10 @@ std::string StatisticsCollector::csv_row() const {
 std::string StatisticsCollector::line(const std::string& tag) const {
   std::string out;
   for (size_t i = 0; i < keys_.size(); ++i) {
-    if (values_[i].empty()) continue;
-    out += keys_[i] + " " + format_statistic(formats_[i], values_[i].back()) + "; ";
+    if (values_[i].empty())
+      continue;
+    out += keys_[i] + " " + format_statistic(formats_[i], values_[i].back()) +
+           "; ";
   }
   return out + "[" + tag + "]";
 }
@@ -132,9 +144,12 @@ std::string StatisticsAggregator::line(const std::string& tag) const {
   return out + "[" + tag + "]";
 }
 
-CsvWriter::~CsvWriter() { close(); }
+CsvWriter::~CsvWriter() {
+  close();
+}
 
-void CsvWriter::open(const std::string& path, const std::string& header,
+void CsvWriter::open(const std::string& path,
+                     const std::string& header,
                      bool append) {
   close();
   const bool exists = std::filesystem::exists(path);
@@ -142,7 +157,8 @@ void CsvWriter::open(const std::string& path, const std::string& header,
   MIP_CHECK(file_ != nullptr, Error, "cannot open [", path,
             "] for writing: ", std::strerror(errno));
   path_ = path;
-  if (!append || !exists) std::fprintf(file_, "%s\n", header.c_str());
+  if (!append || !exists)
+    std::fprintf(file_, "%s\n", header.c_str());
 }
 
 void CsvWriter::write(const std::string& row) {
@@ -152,11 +168,13 @@ void CsvWriter::write(const std::string& row) {
 }
 
 void CsvWriter::flush() {
-  if (file_) std::fflush(file_);
+  if (file_)
+    std::fflush(file_);
 }
 
 void CsvWriter::close() {
-  if (file_) std::fclose(file_);
+  if (file_)
+    std::fclose(file_);
   file_ = nullptr;
 }
 

@@ -22,41 +22,49 @@ testing:
 
 }  // namespace
 
-Tester::Tester(WorkerOptions options) : Session(std::move(options), kTesterDefaults) {}
+Tester::Tester(WorkerOptions options)
+    : Session(std::move(options), kTesterDefaults) {}
 
 void Tester::setup() {
   MIP_CHECK(!opts_.model_checkpoint.empty(), ConfigError,
-            "mip-tester: --model is required: a checkpoint (models/model_best.pt) or an "
+            "mip-tester: --model is required: a checkpoint "
+            "(models/model_best.pt) or an "
             "experiment folder");
   const fs::path given = fs::absolute(expand_user(opts_.model_checkpoint));
   fs::path experiment;
   if (fs::is_directory(given)) {
     experiment = given;
     checkpoint_ = (given / "models" / "model_best.pt").string();
-    if (!fs::exists(checkpoint_)) checkpoint_ = (given / "models" / "model_last.pt").string();
+    if (!fs::exists(checkpoint_))
+      checkpoint_ = (given / "models" / "model_last.pt").string();
   } else {
     checkpoint_ = given.string();
-    experiment = given.parent_path().filename() == "models" ? given.parent_path().parent_path()
-                                                            : given.parent_path();
+    experiment = given.parent_path().filename() == "models"
+                     ? given.parent_path().parent_path()
+                     : given.parent_path();
   }
-  MIP_CHECK(fs::is_regular_file(checkpoint_), ConfigError, "mip-tester: checkpoint [",
-            checkpoint_, "] does not exist");
+  MIP_CHECK(fs::is_regular_file(checkpoint_), ConfigError,
+            "mip-tester: checkpoint [", checkpoint_, "] does not exist");
   std::vector<std::string> files = opts_.configs;
   const fs::path training_config = experiment / "training_configuration.yaml";
-  if (fs::is_regular_file(training_config)) files.push_back(training_config.string());
+  if (fs::is_regular_file(training_config))
+    files.push_back(training_config.string());
   MIP_CHECK(!files.empty(), ConfigError, "mip-tester: no configuration: [",
             training_config.string(), "] is missing and no --config was given");
   configure(files);
   const Component& test_c = problem_component("testing");
   for (const char* s : {"training", "validation"})
-    if (registry_.has(std::string(s) + ".problem.name")) problem_component(s);
+    if (registry_.has(std::string(s) + ".problem.name"))
+      problem_component(s);
   const Component& model_c = model_component();
   problem_name_ = registry_.view("testing.problem")->get<std::string>("name");
   model_name_ = model_c.name;
 
   if (registry_.has("testing.multi_tests"))
-    log_.warn("testing.multi_tests is not available in this version: only the base testing "
-              "configuration is tested");
+    log_.warn(
+        "testing.multi_tests is not available in this version: only the base "
+        "testing "
+        "configuration is tested");
   seed("testing");
   check_keys(false);
   problem_ = build_problem(test_c, "testing");
@@ -68,33 +76,36 @@ void Tester::setup() {
   const CheckpointMeta m = load_checkpoint(checkpoint_, *model_);
   model_->to(device_);
   stream_ = std::make_unique<BatchStream>(
-      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"), seed_data_, 2,
-      SamplerSpec::from_config(registry_, "testing"));
+      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
+      seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
   const int64_t all = stream_->batches_per_epoch();
-  const int64_t max = registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
+  const int64_t max =
+      registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
   episodes_ = max < 0 ? all : std::min(max, all);
 
-  dir_ = create_timestamped_dir(opts_.expdir == "./experiments" ? experiment.string()
-                                                                : opts_.expdir,
-                                "test_", opts_.savetag);
+  dir_ = create_timestamped_dir(
+      opts_.expdir == "./experiments" ? experiment.string() : opts_.expdir,
+      "test_", opts_.savetag);
   logging_add_file((fs::path(dir_) / "tester.log").string());
   status_.worker = opts_.worker;
   status_.started = now_string();
   write_status(dir_, status_);
   started_ = true;
   write_file_atomic((fs::path(dir_) / "testing_configuration.yaml").string(),
-                    "# Resolved configuration of the test " + dir_ + "\n# checkpoint: " +
-                        checkpoint_ + "\n" + registry_.dump());
+                    "# Resolved configuration of the test " + dir_ +
+                        "\n# checkpoint: " + checkpoint_ + "\n" +
+                        registry_.dump());
   log_.info("Testing " + model_name_ + " from " + checkpoint_ + " (episode " +
-            std::to_string(m.episode) + ", validation loss " + std::to_string(m.loss) +
-            ", status: " + m.status + ") on " + problem_name_ + ": " +
-            std::to_string(episodes_) + " episodes");
+            std::to_string(m.episode) + ", validation loss " +
+            std::to_string(m.loss) + ", status: " + m.status + ") on " +
+            problem_name_ + ": " + std::to_string(episodes_) + " episodes");
   log_.info("Test folder: " + dir_);
   declare_statistics(*problem_, stats_, false);
   stats_.episodes.open((fs::path(dir_) / "testing_statistics.csv").string(),
                        stats_.col.csv_header(), false);
-  stats_.aggregates.open((fs::path(dir_) / "testing_set_agg_statistics.csv").string(),
-                         stats_.agg.csv_header(), false);
+  stats_.aggregates.open(
+      (fs::path(dir_) / "testing_set_agg_statistics.csv").string(),
+      stats_.agg.csv_header(), false);
 }
 
 int Tester::test() {
@@ -104,13 +115,15 @@ int Tester::test() {
   int64_t done = 0;
   for (int64_t episode = 0; episode < episodes_; ++episode) {
     if (stop_requested()) {
-      mark(RunState::kInterrupted, "Interrupted after " + std::to_string(done) + " episodes");
+      mark(RunState::kInterrupted,
+           "Interrupted after " + std::to_string(done) + " episodes");
       return kExitInterrupted;
     }
     const sdk::DataDict batch = next_batch(*stream_, episode, "testing");
     forward_and_collect(*problem_, batch, stats_.col, episode, 0, nullptr);
     stats_.episodes.write(stats_.col.csv_row());
-    if (episode % opts_.log_interval == 0) log_.info(stats_.col.line("Test"));
+    if (episode % opts_.log_interval == 0)
+      log_.info(stats_.col.line("Test"));
     done = episode + 1;
   }
   aggregate(stats_.col, stats_.agg, *problem_, episodes_);
@@ -119,7 +132,8 @@ int Tester::test() {
   stats_.aggregates.flush();
   log_.info(stats_.agg.line("Full Test"));
   status_.episode = episodes_;
-  mark(RunState::kFinished, "Tested " + std::to_string(episodes_) + " episodes");
+  mark(RunState::kFinished,
+       "Tested " + std::to_string(episodes_) + " episodes");
   log_.info("Test folder: " + dir_);
   return kExitOk;
 }
@@ -128,16 +142,19 @@ int run_tester(int argc, char** argv) {
   const std::string worker = "mip-tester";
   std::optional<WorkerOptions> opts;
   try {
-    opts = parse_worker_options(
-        argc, argv, worker,
-        "Tests a trained model once over the testing section's problem and writes "
-        "testing statistics into <experiment>/test_<time>/ (or under --expdir).",
-        WorkerKind::kTester);
+    opts =
+        parse_worker_options(argc, argv, worker,
+                             "Tests a trained model once over the testing "
+                             "section's problem and writes "
+                             "testing statistics into "
+                             "<experiment>/test_<time>/ (or under --expdir).",
+                             WorkerKind::kTester);
   } catch (const Error& e) {
     std::cerr << e.what() << "\n";
     return kExitUsage;
   }
-  if (!opts) return kExitOk;
+  if (!opts)
+    return kExitOk;
   Tester tester(*opts);
   return run_worker(
       [&] {

@@ -12,7 +12,8 @@ namespace po = boost::program_options;
 
 namespace mip {
 
-std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
+std::optional<WorkerOptions> parse_worker_options(int argc,
+                                                  char** argv,
                                                   const std::string& worker,
                                                   const std::string& summary,
                                                   WorkerKind kind) {
@@ -76,10 +77,12 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
     throw ConfigError(os.str());
   }
   if (vm.count("help")) {
-    std::cout << "Usage: " << worker
-              << (tester ? " --model <checkpoint or experiment folder> [options]\n\n"
-                         : " --config exp.yaml [options]\n\n")
-              << summary << "\n\n" << desc << "\n";
+    std::cout
+        << "Usage: " << worker
+        << (tester ? " --model <checkpoint or experiment folder> [options]\n\n"
+                   : " --config exp.yaml [options]\n\n")
+        << summary << "\n\n"
+        << desc << "\n";
     return std::nullopt;
   }
   std::stringstream ss(config);
@@ -87,18 +90,25 @@ std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
   while (std::getline(ss, item, ',')) {
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) o.configs.push_back(item);
+    if (!item.empty())
+      o.configs.push_back(item);
   }
-  if (!ll.empty()) o.log_level = ll;
-  if (!log_level.empty()) o.log_level = log_level;
+  if (!ll.empty())
+    o.log_level = ll;
+  if (!log_level.empty())
+    o.log_level = log_level;
   parse_log_level(o.log_level);  // a bad level is a usage error
-  if (vm.count("seed")) o.seed = seed;
+  if (vm.count("seed"))
+    o.seed = seed;
   if (vm.count("threads")) {
-    MIP_CHECK(threads > 0, ConfigError, worker, ": --threads must be > 0, got ", threads);
+    MIP_CHECK(threads > 0, ConfigError, worker, ": --threads must be > 0, got ",
+              threads);
     o.threads = threads;
   }
-  if (vm.count("tensorboard")) o.tensorboard = tensorboard;
-  if (vm.count("visualize")) o.visualize = visualize;
+  if (vm.count("tensorboard"))
+    o.tensorboard = tensorboard;
+  if (vm.count("visualize"))
+    o.visualize = visualize;
   MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
             ": --resume is for the trainers");
   MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",

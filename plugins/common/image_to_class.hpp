@@ -34,7 +34,8 @@ class ImageToClassProblem : public mip::sdk::Problem {
  public:
   mip::sdk::DataDefinitions data_definitions() const override {
     return {{"images",
-             {{-1, channels_, height_, width_}, torch::kFloat32,
+             {{-1, channels_, height_, width_},
+              torch::kFloat32,
               "images in [0, 1] [B, C, H, W]"}},
             {"targets", {{-1}, torch::kInt64, "class indices [B]"}}};
   }
@@ -63,7 +64,8 @@ class ImageToClassProblem : public mip::sdk::Problem {
     const auto idx = torch::from_blob(const_cast<int64_t*>(indices.data()),
                                       {int64_t(indices.size())}, torch::kInt64);
     mip::sdk::DataDict out;
-    out["images"] = images_.index_select(0, idx).to(torch::kFloat32).div_(255.0);
+    out["images"] =
+        images_.index_select(0, idx).to(torch::kFloat32).div_(255.0);
     out["targets"] = labels_.index_select(0, idx);
     return out;
   }
@@ -85,8 +87,10 @@ class ImageToClassProblem : public mip::sdk::Problem {
                           const mip::sdk::DataDict& batch,
                           const mip::sdk::DataDict& predictions) override {
     const auto& logits = predictions.at("predictions");
-    const auto correct =
-        logits.argmax(1).eq(batch.at("targets").view({-1})).sum().item<int64_t>();
+    const auto correct = logits.argmax(1)
+                             .eq(batch.at("targets").view({-1}))
+                             .sum()
+                             .item<int64_t>();
     col.collect("acc", double(correct) / double(logits.size(0)));
     col.collect("batch_size", double(logits.size(0)));
   }
@@ -104,7 +108,8 @@ class ImageToClassProblem : public mip::sdk::Problem {
 
  protected:
   /// Reads the options common to image problems from `ctx`.
-  ImageToClassProblem(mip::sdk::Context& ctx, std::string name,
+  ImageToClassProblem(mip::sdk::Context& ctx,
+                      std::string name,
                       int64_t num_classes)
       : name_(std::move(name)), num_classes_(num_classes) {
     const auto& p = ctx.params();
@@ -133,7 +138,8 @@ class ImageToClassProblem : public mip::sdk::Problem {
   /// resizes (bilinear) then zero-pads the images, keeping them as bytes as
   /// torchvision's PIL Resize did before ToTensor.
   void set_data(at::Tensor images, at::Tensor labels) {
-    MIP_INTERNAL_ASSERT(images.dim() == 4 && images.scalar_type() == torch::kUInt8);
+    MIP_INTERNAL_ASSERT(images.dim() == 4 &&
+                        images.scalar_type() == torch::kUInt8);
     MIP_INTERNAL_ASSERT(labels.dim() == 1 && labels.size(0) == images.size(0));
     if (!resize_.empty() &&
         (images.size(2) != resize_[0] || images.size(3) != resize_[1])) {
@@ -174,7 +180,7 @@ class ImageToClassProblem : public mip::sdk::Problem {
   std::string where_;  ///< the parameter section and a dot: "training.problem."
   int64_t num_classes_ = 10;
   bool use_train_data_ = true;
-  std::string data_folder_;  ///< with ~ expanded
+  std::string data_folder_;       ///< with ~ expanded
   std::vector<int64_t> resize_;   ///< [h, w] or empty
   std::vector<int64_t> padding_;  ///< [left, right, top, bottom] or empty
 

@@ -23,12 +23,14 @@ namespace mip::test {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mip-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "mip-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {
     std::error_code ec;
-    if (!::testing::Test::HasFailure()) std::filesystem::remove_all(path_, ec);
+    if (!::testing::Test::HasFailure())
+      std::filesystem::remove_all(path_, ec);
   }
   const std::filesystem::path& path() const { return path_; }
   std::string str() const { return path_.string(); }
@@ -71,8 +73,9 @@ inline size_t lines(const std::filesystem::path& p) {
 
 /// The only experiment folder (holding `marker`) under `root`; the test
 /// fails when there is not exactly one.
-inline std::filesystem::path only_experiment(const std::filesystem::path& root,
-                                             const std::string& marker = "status.yaml") {
+inline std::filesystem::path only_experiment(
+    const std::filesystem::path& root,
+    const std::string& marker = "status.yaml") {
   std::vector<std::filesystem::path> found;
   if (std::filesystem::exists(root))
     for (const auto& e : std::filesystem::recursive_directory_iterator(root))
@@ -92,10 +95,12 @@ struct RunResult {
 inline RunResult run(const std::string& command) {
   RunResult r;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
+  if (!pipe)
+    return r;
   std::array<char, 4096> buf{};
   size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
+    r.output.append(buf.data(), n);
   const int status = ::pclose(pipe);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;

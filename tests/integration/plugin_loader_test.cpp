@@ -20,7 +20,9 @@ namespace {
 
 using test::error_of;
 
-std::string dir_of(const std::string& file) { return fs::path(file).parent_path().string(); }
+std::string dir_of(const std::string& file) {
+  return fs::path(file).parent_path().string();
+}
 
 /// Builds a component from YAML parameters (on top of its manifest defaults).
 struct Built {
@@ -29,7 +31,8 @@ struct Built {
   std::shared_ptr<sdk::Model> model;
 };
 
-std::unique_ptr<ComponentContext> context(ParamRegistry& r, const std::string& section) {
+std::unique_ptr<ComponentContext> context(ParamRegistry& r,
+                                          const std::string& section) {
   return std::make_unique<ComponentContext>(r.view(section), logger("test"));
 }
 
@@ -38,7 +41,8 @@ TEST(PluginLoader, GoodPluginProvidesComponentsWithAliasesAndDefaults) {
   ASSERT_NE(lib->manifest, nullptr);
   EXPECT_EQ(lib->manifest->num_components, 2u);
   PluginLoader loader({dir_of(MIP_FIXTURE_GOOD)});
-  const Component& p = loader.find(sdk::ComponentKind::kProblem, "FixtureAlias");
+  const Component& p =
+      loader.find(sdk::ComponentKind::kProblem, "FixtureAlias");
   EXPECT_EQ(p.name, "FixtureProblem");
   EXPECT_EQ(p.description, "fixture: sum of random numbers");
   EXPECT_NE(p.defaults_yaml.find("width: 4"), std::string::npos);
@@ -48,7 +52,8 @@ TEST(PluginLoader, GoodPluginProvidesComponentsWithAliasesAndDefaults) {
   r.add_defaults("training.problem", p.defaults_yaml, "defaults");
   r.add_defaults("model", m.defaults_yaml, "defaults");
   auto problem = loader.create_problem(p, *context(r, "training.problem"));
-  for (const auto& [k, v] : problem->default_values()) r.add_default_number("model." + k, v, "p");
+  for (const auto& [k, v] : problem->default_values())
+    r.add_default_number("model." + k, v, "p");
   auto model = loader.create_model(m, *context(r, "model"));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   const auto batch = problem->get_batch({0, 1, 2}, gen);
@@ -63,7 +68,8 @@ TEST(PluginLoader, ObjectsKeepTheirLibraryAliveAfterTheLoaderIsGone) {
   ParamRegistry r;
   {
     PluginLoader loader({dir_of(MIP_FIXTURE_GOOD)});
-    const Component& p = loader.find(sdk::ComponentKind::kProblem, "FixtureProblem");
+    const Component& p =
+        loader.find(sdk::ComponentKind::kProblem, "FixtureProblem");
     r.add_defaults("p", p.defaults_yaml, "defaults");
     problem = loader.create_problem(p, *context(r, "p"));
   }
@@ -73,8 +79,10 @@ TEST(PluginLoader, ObjectsKeepTheirLibraryAliveAfterTheLoaderIsGone) {
 }
 
 TEST(PluginLoader, LibraryWithoutManifestIsRefused) {
-  const std::string err = error_of([] { PluginLoader::open(MIP_FIXTURE_NO_MANIFEST); });
-  EXPECT_NE(err.find(std::string("plugin [") + MIP_FIXTURE_NO_MANIFEST + "]"), std::string::npos)
+  const std::string err =
+      error_of([] { PluginLoader::open(MIP_FIXTURE_NO_MANIFEST); });
+  EXPECT_NE(err.find(std::string("plugin [") + MIP_FIXTURE_NO_MANIFEST + "]"),
+            std::string::npos)
       << err;
   EXPECT_NE(err.find("no MI-Prometheus manifest"), std::string::npos) << err;
   EXPECT_NE(err.find("MIP_REGISTER_PROBLEM"), std::string::npos) << err;
@@ -86,7 +94,9 @@ TEST(PluginLoader, WrongAbiShowsPluginAndHostSides) {
     FAIL() << "loaded";
   } catch (const PluginAbiError& e) {
     const std::string err = e.what();
-    EXPECT_NE(err.find("SDK ABI [99] (SDK 99.0.0), host SDK ABI [1]"), std::string::npos) << err;
+    EXPECT_NE(err.find("SDK ABI [99] (SDK 99.0.0), host SDK ABI [1]"),
+              std::string::npos)
+        << err;
     EXPECT_NE(err.find(MIP_FIXTURE_WRONG_ABI), std::string::npos) << err;
   }
 }
@@ -97,10 +107,13 @@ TEST(PluginLoader, OtherLibTorchIsRefusedNamingBothVersions) {
     FAIL() << "loaded";
   } catch (const PluginAbiError& e) {
     const std::string err = e.what();
-    EXPECT_NE(err.find(std::string("LibTorch [1.12.1], host LibTorch [") + TORCH_VERSION + "]"),
+    EXPECT_NE(err.find(std::string("LibTorch [1.12.1], host LibTorch [") +
+                       TORCH_VERSION + "]"),
               std::string::npos)
         << err;
-    EXPECT_NE(err.find("build the plugin with the same LibTorch"), std::string::npos) << err;
+    EXPECT_NE(err.find("build the plugin with the same LibTorch"),
+              std::string::npos)
+        << err;
   }
 }
 
@@ -112,26 +125,31 @@ TEST(PluginLoader, WorldWritableFoldersAndLibrariesAreRefusedUnlessAllowed) {
   fs::permissions(folder, fs::perms::all);  // 0777
   {
     PluginLoader loader({folder.string()});
-    const std::string err =
-        error_of([&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"); });
-    EXPECT_NE(err.find("plugin folder [" + folder.string() + "] is writable by every user (mode "
+    const std::string err = error_of(
+        [&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"); });
+    EXPECT_NE(err.find("plugin folder [" + folder.string() +
+                       "] is writable by every user (mode "
                        "0777)"),
               std::string::npos)
         << err;
     EXPECT_NE(err.find("chmod o-w"), std::string::npos) << err;
-    EXPECT_NE(err.find("--allow-insecure-plugin-dir"), std::string::npos) << err;
+    EXPECT_NE(err.find("--allow-insecure-plugin-dir"), std::string::npos)
+        << err;
   }
   {
     PluginLoader loader({folder.string()});
     loader.allow_insecure(true);
-    EXPECT_NO_THROW(loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"));
+    EXPECT_NO_THROW(
+        loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"));
   }
   fs::permissions(folder, fs::perms::owner_all);
-  fs::permissions(folder / "libgood.so", fs::perms::others_write, fs::perm_options::add);
+  fs::permissions(folder / "libgood.so", fs::perms::others_write,
+                  fs::perm_options::add);
   PluginLoader loader({folder.string()});
-  const std::string err =
-      error_of([&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"); });
-  EXPECT_NE(err.find("plugin library [" + (folder / "libgood.so").string() + "] is writable"),
+  const std::string err = error_of(
+      [&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"); });
+  EXPECT_NE(err.find("plugin library [" + (folder / "libgood.so").string() +
+                     "] is writable"),
             std::string::npos)
       << err;
 }
@@ -139,29 +157,41 @@ TEST(PluginLoader, WorldWritableFoldersAndLibrariesAreRefusedUnlessAllowed) {
 TEST(PluginLoader, ThrowingFactoryIsReportedWithThePluginName) {
   PluginLoader loader({dir_of(MIP_FIXTURE_THROWING)});
   ParamRegistry r;
-  const Component& p = loader.find(sdk::ComponentKind::kProblem, "ThrowingProblem");
+  const Component& p =
+      loader.find(sdk::ComponentKind::kProblem, "ThrowingProblem");
   try {
     loader.create_problem(p, *context(r, "training.problem"));
     FAIL() << "built";
   } catch (const ParameterError& e) {
     const std::string err = e.what();
-    EXPECT_NE(err.find("problem [ThrowingProblem] of plugin ["), std::string::npos) << err;
-    EXPECT_NE(err.find("[training.problem.needed_but_missing] is required"), std::string::npos)
+    EXPECT_NE(err.find("problem [ThrowingProblem] of plugin ["),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("[training.problem.needed_but_missing] is required"),
+              std::string::npos)
         << err;
   }
   const Component& m = loader.find(sdk::ComponentKind::kModel, "ThrowingModel");
-  const std::string err = error_of([&] { loader.create_model(m, *context(r, "model")); });
-  EXPECT_NE(err.find("model [ThrowingModel] of plugin ["), std::string::npos) << err;
-  EXPECT_NE(err.find("fixture model refuses to be built"), std::string::npos) << err;
+  const std::string err =
+      error_of([&] { loader.create_model(m, *context(r, "model")); });
+  EXPECT_NE(err.find("model [ThrowingModel] of plugin ["), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("fixture model refuses to be built"), std::string::npos)
+      << err;
 }
 
 TEST(PluginLoader, SameNameFromTwoLibrariesNamesBoth) {
   PluginLoader loader({dir_of(MIP_FIXTURE_DUP_A)});
-  const std::string err =
-      error_of([&] { loader.find(sdk::ComponentKind::kProblem, "FixtureDuplicate"); });
-  EXPECT_NE(err.find("provided by more than one plugin"), std::string::npos) << err;
-  EXPECT_NE(err.find(fs::path(MIP_FIXTURE_DUP_A).filename().string()), std::string::npos) << err;
-  EXPECT_NE(err.find(fs::path(MIP_FIXTURE_DUP_B).filename().string()), std::string::npos) << err;
+  const std::string err = error_of(
+      [&] { loader.find(sdk::ComponentKind::kProblem, "FixtureDuplicate"); });
+  EXPECT_NE(err.find("provided by more than one plugin"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find(fs::path(MIP_FIXTURE_DUP_A).filename().string()),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find(fs::path(MIP_FIXTURE_DUP_B).filename().string()),
+            std::string::npos)
+      << err;
 }
 
 TEST(PluginLoader, EarlierFolderShadowsLaterOneWithAWarning) {
@@ -169,7 +199,8 @@ TEST(PluginLoader, EarlierFolderShadowsLaterOneWithAWarning) {
   test::TempDir d;
   fs::copy_file(MIP_FIXTURE_GOOD, d.path() / "libcopy.so");
   PluginLoader loader({d.str(), dir_of(MIP_FIXTURE_GOOD)});
-  const Component& p = loader.find(sdk::ComponentKind::kProblem, "FixtureProblem");
+  const Component& p =
+      loader.find(sdk::ComponentKind::kProblem, "FixtureProblem");
   EXPECT_EQ(fs::path(p.library->path).parent_path(), fs::canonical(d.path()));
   ASSERT_FALSE(loader.warnings().empty());
   EXPECT_NE(loader.warnings()[0].find("shadowed"), std::string::npos);
@@ -179,18 +210,24 @@ TEST(PluginLoader, FileThatIsNotALibraryIsNamed) {
   test::TempDir d;
   const std::string fake = d.write("libfake.so", "this is not an ELF file\n");
   const std::string err = error_of([&] { PluginLoader::open(fake); });
-  EXPECT_NE(err.find("[" + fake + "]: not a shared library"), std::string::npos) << err;
+  EXPECT_NE(err.find("[" + fake + "]: not a shared library"), std::string::npos)
+      << err;
 }
 
 TEST(PluginLoader, DlopenFailureCarriesDlerror) {
-  const std::string err = error_of([] { PluginLoader::open(MIP_FIXTURE_UNRESOLVED); });
+  const std::string err =
+      error_of([] { PluginLoader::open(MIP_FIXTURE_UNRESOLVED); });
   EXPECT_NE(err.find("dlopen failed"), std::string::npos) << err;
-  EXPECT_NE(err.find("fixture_variable_nobody_defines"), std::string::npos) << err;
+  EXPECT_NE(err.find("fixture_variable_nobody_defines"), std::string::npos)
+      << err;
 }
 
 TEST(PluginLoader, MissingFileSaysNotFound) {
-  const std::string err = error_of([] { PluginLoader::open("/nonexistent/libx.so"); });
-  EXPECT_NE(err.find("[/nonexistent/libx.so]: file not found"), std::string::npos) << err;
+  const std::string err =
+      error_of([] { PluginLoader::open("/nonexistent/libx.so"); });
+  EXPECT_NE(err.find("[/nonexistent/libx.so]: file not found"),
+            std::string::npos)
+      << err;
 }
 
 TEST(PluginLoader, UnknownNameSuggestsAndListsFoldersAndBrokenLibraries) {
@@ -203,11 +240,15 @@ TEST(PluginLoader, UnknownNameSuggestsAndListsFoldersAndBrokenLibraries) {
   PluginLoader loader({d.str(), "/nonexistent/plugins"});
   EXPECT_NO_THROW(loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"));
   EXPECT_EQ(loader.failures().size(), 2u);
-  const std::string err =
-      error_of([&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblen"); });
-  EXPECT_NE(err.find("no plugin provides the problem [FixtureProblen]"), std::string::npos) << err;
-  EXPECT_NE(err.find("did you mean [FixtureProblem]?"), std::string::npos) << err;
-  EXPECT_NE(err.find("/nonexistent/plugins (missing)"), std::string::npos) << err;
+  const std::string err = error_of(
+      [&] { loader.find(sdk::ComponentKind::kProblem, "FixtureProblen"); });
+  EXPECT_NE(err.find("no plugin provides the problem [FixtureProblen]"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("did you mean [FixtureProblem]?"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("/nonexistent/plugins (missing)"), std::string::npos)
+      << err;
   EXPECT_NE(err.find("libnomanifest.so"), std::string::npos) << err;
   EXPECT_NE(err.find("libtext.so"), std::string::npos) << err;
 }
@@ -225,7 +266,8 @@ TEST(PluginLoader, SearchPathOrderAndEnvironment) {
   EXPECT_EQ(path[4], fs::weakly_canonical(MIP_BUILD_PLUGIN_DIR).string());
 }
 
-// --- the built-in plugins -------------------------------------------------------
+// --- the built-in plugins
+// -------------------------------------------------------
 
 class BuiltinPlugins : public ::testing::Test {
  protected:
@@ -233,7 +275,8 @@ class BuiltinPlugins : public ::testing::Test {
   ParamRegistry registry_;
 
   std::shared_ptr<sdk::Problem> problem(const std::string& yaml) {
-    const Component& c = loader_.find(sdk::ComponentKind::kProblem, "SerialRecall");
+    const Component& c =
+        loader_.find(sdk::ComponentKind::kProblem, "SerialRecall");
     registry_.add_defaults("p", c.defaults_yaml, "defaults");
     test::TempDir d;
     registry_.load_files({d.write("p.yaml", yaml)});
@@ -243,7 +286,8 @@ class BuiltinPlugins : public ::testing::Test {
 
 TEST_F(BuiltinPlugins, SerialRecallBatchLayout) {
   auto p = problem(
-      "p: {control_bits: 3, data_bits: 4, min_sequence_length: 2, max_sequence_length: 2, "
+      "p: {control_bits: 3, data_bits: 4, min_sequence_length: 2, "
+      "max_sequence_length: 2, "
       "batch_size: 5, randomize_control_lines: false}\n");
   EXPECT_EQ(p->size(), 1000000);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
@@ -260,7 +304,8 @@ TEST_F(BuiltinPlugins, SerialRecallBatchLayout) {
   EXPECT_TRUE(x.index({Slice(), 3, 1}).eq(1).all().item<bool>());
   EXPECT_TRUE(x.index({Slice(), Slice(4, 6), 2}).eq(1).all().item<bool>());
   // The targets of the recall part are the stored items.
-  EXPECT_TRUE(y.index({Slice(), Slice(4, 6)}).equal(x.index({Slice(), Slice(1, 3), Slice(3, 7)})));
+  EXPECT_TRUE(y.index({Slice(), Slice(4, 6)})
+                  .equal(x.index({Slice(), Slice(1, 3), Slice(3, 7)})));
   EXPECT_EQ(m.sum().item<int64_t>(), 5 * 2);
   EXPECT_EQ(b.at("sequences_length").sum().item<int64_t>(), 5 * 2);
   // The same generator seed gives the same batch.
@@ -269,7 +314,8 @@ TEST_F(BuiltinPlugins, SerialRecallBatchLayout) {
 }
 
 TEST_F(BuiltinPlugins, SerialRecallLossAndAccuracyOnlyCountTheRecallPart) {
-  auto p = problem("p: {min_sequence_length: 3, max_sequence_length: 3, batch_size: 4}\n");
+  auto p = problem(
+      "p: {min_sequence_length: 3, max_sequence_length: 3, batch_size: 4}\n");
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   const auto b = p->get_batch({0, 1, 2, 3}, gen);
   // Perfect logits where the mask is on, garbage elsewhere.
@@ -284,7 +330,8 @@ TEST_F(BuiltinPlugins, SerialRecallLossAndAccuracyOnlyCountTheRecallPart) {
 
 TEST_F(BuiltinPlugins, SerialRecallCurriculumGrowsOneItemPerEpoch) {
   auto p = problem(
-      "p: {min_sequence_length: 1, max_sequence_length: 4, batch_size: 10, size: 100}\n");
+      "p: {min_sequence_length: 1, max_sequence_length: 4, batch_size: 10, "
+      "size: 100}\n");
   test::TempDir d;
   ParamRegistry cl;
   cl.load_files({d.write("c.yaml", "c: {initial_max_sequence_length: 2}\n")});
@@ -297,14 +344,18 @@ TEST_F(BuiltinPlugins, SerialRecallCurriculumGrowsOneItemPerEpoch) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
   int64_t longest = 0;
   for (int i = 0; i < 50; ++i)
-    longest = std::max(longest, p->get_batch({0}, gen).at("sequences_length").item<int64_t>());
+    longest = std::max(
+        longest, p->get_batch({0}, gen).at("sequences_length").item<int64_t>());
   EXPECT_EQ(longest, 4);
 }
 
 TEST_F(BuiltinPlugins, SerialRecallRejectsBadParameters) {
-  const std::string err = error_of(
-      [&] { problem("p: {min_sequence_length: 5, max_sequence_length: 2, batch_size: 1}\n"); });
-  EXPECT_NE(err.find("[p.min_sequence_length] (5) must be >= 1 and <= max_sequence_length (2)"),
+  const std::string err = error_of([&] {
+    problem(
+        "p: {min_sequence_length: 5, max_sequence_length: 2, batch_size: 1}\n");
+  });
+  EXPECT_NE(err.find("[p.min_sequence_length] (5) must be >= 1 and <= "
+                     "max_sequence_length (2)"),
             std::string::npos)
       << err;
 }
@@ -315,7 +366,8 @@ TEST_F(BuiltinPlugins, LstmMapsSequencesToPerStepLogits) {
   registry_.add_default_number("model.input_item_size", 11, "problem");
   registry_.add_default_number("model.output_item_size", 8, "problem");
   test::TempDir d;
-  registry_.load_files({d.write("m.yaml", "model: {hidden_state_size: 16, num_layers: 2}\n")});
+  registry_.load_files(
+      {d.write("m.yaml", "model: {hidden_state_size: 16, num_layers: 2}\n")});
   auto model = loader_.create_model(c, *context(registry_, "model"));
   sdk::DataDict batch;
   batch["sequences"] = torch::rand({3, 9, 11});
@@ -323,14 +375,16 @@ TEST_F(BuiltinPlugins, LstmMapsSequencesToPerStepLogits) {
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{3, 9, 8}));
   // 2 cells + linear: 4H(I+H)+8H + 4H(H+H)+8H + (H*O+O)
   int64_t n = 0;
-  for (const auto& t : model->parameters()) n += t.numel();
+  for (const auto& t : model->parameters())
+    n += t.numel();
   EXPECT_EQ(n, 4 * 16 * (11 + 16) + 8 * 16 + 4 * 16 * 32 + 8 * 16 + 16 * 8 + 8);
   const std::string err = error_of([&] {
     ParamRegistry r;
     r.add_defaults("model", c.defaults_yaml, "defaults of LSTM");
     loader_.create_model(c, *context(r, "model"));
   });
-  EXPECT_NE(err.find("[model.input_item_size] is required"), std::string::npos) << err;
+  EXPECT_NE(err.find("[model.input_item_size] is required"), std::string::npos)
+      << err;
 }
 
 }  // namespace

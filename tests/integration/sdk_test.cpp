@@ -22,20 +22,24 @@ const std::string kSource = MIP_SOURCE_DIR;
 TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
   TempDir d;
   const fs::path prefix = d.path() / "prefix";
-  RunResult r = run("cmake --install " + kBuild + " --prefix " + prefix.string());
+  RunResult r =
+      run("cmake --install " + kBuild + " --prefix " + prefix.string());
   ASSERT_EQ(r.code, 0) << r.output;
-  for (const char* f : {"bin/mip-online-trainer", "bin/mip-offline-trainer", "bin/mip-tester",
-                        "bin/mip-plugins", "lib/libmip_core.so",
-                        "lib/mip/plugins/libmip_serial_recall.so", "lib/mip/plugins/libmip_lstm.so",
-                        "include/mip/sdk/problem.hpp", "include/mip/sdk/build_config.hpp",
-                        "lib/cmake/Mip/MipConfig.cmake", "lib/cmake/Mip/MipPlugin.cmake",
-                        "share/mip/configs/serial_recall/lstm.yaml",
-                        "share/doc/mip/examples/plugin-template/CMakeLists.txt"})
+  for (const char* f :
+       {"bin/mip-online-trainer", "bin/mip-offline-trainer", "bin/mip-tester",
+        "bin/mip-plugins", "lib/libmip_core.so",
+        "lib/mip/plugins/libmip_serial_recall.so",
+        "lib/mip/plugins/libmip_lstm.so", "include/mip/sdk/problem.hpp",
+        "include/mip/sdk/build_config.hpp", "lib/cmake/Mip/MipConfig.cmake",
+        "lib/cmake/Mip/MipPlugin.cmake",
+        "share/mip/configs/serial_recall/lstm.yaml",
+        "share/doc/mip/examples/plugin-template/CMakeLists.txt"})
     EXPECT_TRUE(fs::exists(prefix / f)) << f;
   EXPECT_FALSE(fs::exists(prefix / "lib/mip/plugins/libfixture_good.so"));
 
   // The installed workers find the installed plugins from any folder.
-  r = run("cd " + d.str() + " && " + (prefix / "bin/mip-plugins").string() + " list");
+  r = run("cd " + d.str() + " && " + (prefix / "bin/mip-plugins").string() +
+          " list");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find((prefix / "lib/mip/plugins/libmip_lstm.so").string()),
             std::string::npos)
@@ -43,7 +47,8 @@ TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
 
   // The template, built against the prefix only (a copy, as an author would).
   const fs::path src = d.path() / "my-plugins";
-  fs::copy(prefix / "share/doc/mip/examples/plugin-template", src, fs::copy_options::recursive);
+  fs::copy(prefix / "share/doc/mip/examples/plugin-template", src,
+           fs::copy_options::recursive);
   r = run("cmake -S " + src.string() + " -B " + (src / "build").string() +
           " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + prefix.string() +
           " && cmake --build " + (src / "build").string() + " -j2");
@@ -51,16 +56,17 @@ TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
   const fs::path plugins = src / "build/lib/mip/plugins";
   EXPECT_TRUE(fs::exists(plugins / "libtemplate_majority.so"));
   EXPECT_TRUE(fs::exists(plugins / "libtemplate_mlp.so"));
-  r = run("cd " + src.string() + " && MIP_PLUGIN_PATH=" + plugins.string() + " " +
-          (prefix / "bin/mip-online-trainer").string() + " --config majority.yaml --expdir " +
-          d.str() + "/exp");
+  r = run("cd " + src.string() + " && MIP_PLUGIN_PATH=" + plugins.string() +
+          " " + (prefix / "bin/mip-online-trainer").string() +
+          " --config majority.yaml --expdir " + d.str() + "/exp");
   ASSERT_EQ(r.code, 0) << r.output;
   const fs::path exp = only_experiment(d.path() / "exp");
-  EXPECT_EQ(exp.parent_path(), d.path() / "exp" / "MajorityBits" / "TemplateMlp");
+  EXPECT_EQ(exp.parent_path(),
+            d.path() / "exp" / "MajorityBits" / "TemplateMlp");
   const std::string valid = read(exp / "validation_statistics.csv");
   EXPECT_NE(valid.find("acc"), std::string::npos);
-  r = run("MIP_PLUGIN_PATH=" + plugins.string() + " " + (prefix / "bin/mip-plugins").string() +
-          " info MajorityBits");
+  r = run("MIP_PLUGIN_PATH=" + plugins.string() + " " +
+          (prefix / "bin/mip-plugins").string() + " info MajorityBits");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("bits: 9"), std::string::npos) << r.output;
 }
@@ -71,26 +77,33 @@ TEST(Sdk, DebianPackageNamesItsDependenciesAndRunsFromItsFiles) {
   ASSERT_EQ(r.code, 0) << r.output;
   fs::path deb;
   for (const auto& e : fs::directory_iterator(d.path() / "deb"))
-    if (e.path().extension() == ".deb") deb = e.path();
+    if (e.path().extension() == ".deb")
+      deb = e.path();
   ASSERT_FALSE(deb.empty()) << r.output;
   r = run("dpkg-deb -f " + deb.string() + " Depends");
   ASSERT_EQ(r.code, 0) << r.output;
-  for (const char* p : {"libtorch1.13", "libyaml-cpp0.7", "libspdlog1.10", "libboost-program-options"})
-    EXPECT_NE(r.output.find(p), std::string::npos) << p << " missing in: " << r.output;
+  for (const char* p : {"libtorch1.13", "libyaml-cpp0.7", "libspdlog1.10",
+                        "libboost-program-options"})
+    EXPECT_NE(r.output.find(p), std::string::npos)
+        << p << " missing in: " << r.output;
   r = run("dpkg-deb -c " + deb.string());
-  for (const char* f : {"./usr/bin/mip-online-trainer", "./usr/lib/mip/plugins/libmip_lstm.so",
-                        "./usr/share/mip/configs/serial_recall/lstm.yaml",
-                        "./usr/lib/cmake/Mip/MipConfig.cmake", "./usr/include/mip/sdk/sdk.hpp"})
+  for (const char* f :
+       {"./usr/bin/mip-online-trainer", "./usr/lib/mip/plugins/libmip_lstm.so",
+        "./usr/share/mip/configs/serial_recall/lstm.yaml",
+        "./usr/lib/cmake/Mip/MipConfig.cmake", "./usr/include/mip/sdk/sdk.hpp"})
     EXPECT_NE(r.output.find(f), std::string::npos) << f;
   // Unpacked elsewhere, the worker runs the shipped configuration.
   const fs::path root = d.path() / "root";
   r = run("dpkg-deb -x " + deb.string() + " " + root.string());
   ASSERT_EQ(r.code, 0) << r.output;
-  r = run("cd / && " + (root / "usr/bin/mip-online-trainer").string() + " --config " +
-          (root / "usr/share/mip/configs/serial_recall/lstm.yaml").string() + " --expdir " +
-          d.str() + "/exp --set training.terminal_conditions.episode_limit=20");
+  r = run("cd / && " + (root / "usr/bin/mip-online-trainer").string() +
+          " --config " +
+          (root / "usr/share/mip/configs/serial_recall/lstm.yaml").string() +
+          " --expdir " + d.str() +
+          "/exp --set training.terminal_conditions.episode_limit=20");
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find((root / "usr/lib/mip/plugins").string()), std::string::npos)
+  EXPECT_NE(r.output.find((root / "usr/lib/mip/plugins").string()),
+            std::string::npos)
       << "the unpacked plugins are used: " << r.output;
 }
 

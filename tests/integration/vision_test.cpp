@@ -31,18 +31,25 @@ namespace {
 
 using test::error_of;
 
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE((text).find(part), std::string::npos) << "[" << (text) << "] lacks [" << (part) << "]"
+#define EXPECT_HAS(text, part)                    \
+  EXPECT_NE((text).find(part), std::string::npos) \
+      << "[" << (text) << "] lacks [" << (part) << "]"
 
-// --- writing small data sets ---------------------------------------------------
+// --- writing small data sets
+// ---------------------------------------------------
 
 /// The pixel value of image `i` at (`r`, `c`) in the test sets.
-uint8_t pixel(int64_t i, int64_t r, int64_t c) { return uint8_t((i * 7 + r * 3 + c) % 256); }
+uint8_t pixel(int64_t i, int64_t r, int64_t c) {
+  return uint8_t((i * 7 + r * 3 + c) % 256);
+}
 /// The label of image `i` in the test sets.
-uint8_t label(int64_t i) { return uint8_t((i * 3 + 1) % 10); }
+uint8_t label(int64_t i) {
+  return uint8_t((i * 3 + 1) % 10);
+}
 
 void put32(std::string& s, uint32_t v) {
-  for (int shift : {24, 16, 8, 0}) s.push_back(char((v >> shift) & 0xff));
+  for (int shift : {24, 16, 8, 0})
+    s.push_back(char((v >> shift) & 0xff));
 }
 
 std::string idx_images(int64_t n, int64_t rows = 28, int64_t cols = 28) {
@@ -53,7 +60,8 @@ std::string idx_images(int64_t n, int64_t rows = 28, int64_t cols = 28) {
   put32(s, uint32_t(cols));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) s.push_back(char(pixel(i, r, c)));
+      for (int64_t c = 0; c < cols; ++c)
+        s.push_back(char(pixel(i, r, c)));
   return s;
 }
 
@@ -61,7 +69,8 @@ std::string idx_labels(int64_t n) {
   std::string s;
   put32(s, 0x00000801);
   put32(s, uint32_t(n));
-  for (int64_t i = 0; i < n; ++i) s.push_back(char(label(i)));
+  for (int64_t i = 0; i < n; ++i)
+    s.push_back(char(label(i)));
   return s;
 }
 
@@ -74,7 +83,8 @@ void write_gz(const fs::path& p, const std::string& bytes) {
   fs::create_directories(p.parent_path());
   gzFile f = gzopen(p.string().c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+  ASSERT_EQ(gzwrite(f, bytes.data(), unsigned(bytes.size())),
+            int(bytes.size()));
   ASSERT_EQ(gzclose(f), Z_OK);
 }
 
@@ -99,7 +109,8 @@ std::string cifar_records(int64_t first, int64_t n) {
     s.push_back(char(label(i)));
     for (int64_t ch = 0; ch < 3; ++ch)
       for (int64_t r = 0; r < 32; ++r)
-        for (int64_t c = 0; c < 32; ++c) s.push_back(char(cifar_pixel(i, ch, r, c)));
+        for (int64_t c = 0; c < 32; ++c)
+          s.push_back(char(cifar_pixel(i, ch, r, c)));
   }
   return s;
 }
@@ -109,18 +120,21 @@ std::string cifar_records(int64_t first, int64_t n) {
 fs::path write_cifar(const fs::path& root) {
   const fs::path dir = root / "cifar-10-batches-bin";
   for (int b = 1; b <= 5; ++b)
-    write_file(dir / ("data_batch_" + std::to_string(b) + ".bin"), cifar_records(3 * (b - 1), 3));
+    write_file(dir / ("data_batch_" + std::to_string(b) + ".bin"),
+               cifar_records(3 * (b - 1), 3));
   write_file(dir / "test_batch.bin", cifar_records(100, 4));
   return dir;
 }
 
 std::vector<int64_t> range(int64_t n) {
   std::vector<int64_t> v(size_t(n), 0);
-  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i;
+  for (int64_t i = 0; i < n; ++i)
+    v[size_t(i)] = i;
   return v;
 }
 
-// --- building components through the loader ------------------------------------
+// --- building components through the loader
+// ------------------------------------
 
 class Vision : public ::testing::Test {
  protected:
@@ -129,7 +143,8 @@ class Vision : public ::testing::Test {
   std::vector<std::unique_ptr<ParamRegistry>> registries_;
   at::Generator gen_ = at::make_generator<at::CPUGeneratorImpl>(1);
 
-  ParamRegistry& registry(const std::string& section, const Component& c,
+  ParamRegistry& registry(const std::string& section,
+                          const Component& c,
                           const std::string& yaml) {
     registries_.push_back(std::make_unique<ParamRegistry>());
     ParamRegistry& r = *registries_.back();
@@ -137,17 +152,20 @@ class Vision : public ::testing::Test {
     if (!yaml.empty()) {
       // "a.b" and "{x: 1}" give "a: {b: {x: 1}}".
       std::string text = yaml, rest = section;
-      for (size_t dot; (dot = rest.rfind('.')) != std::string::npos; rest.resize(dot))
+      for (size_t dot; (dot = rest.rfind('.')) != std::string::npos;
+           rest.resize(dot))
         text = "{" + rest.substr(dot + 1) + ": " + text + "}";
-      const std::string file = dir_.write(
-          "config" + std::to_string(registries_.size()) + ".yaml", rest + ": " + text + "\n");
+      const std::string file =
+          dir_.write("config" + std::to_string(registries_.size()) + ".yaml",
+                     rest + ": " + text + "\n");
       r.load_files({file});
     }
     return r;
   }
 
   /// Problem `name` with the parameters `yaml` (a flow map) on its defaults.
-  std::shared_ptr<sdk::Problem> problem(const std::string& name, const std::string& yaml) {
+  std::shared_ptr<sdk::Problem> problem(const std::string& name,
+                                        const std::string& yaml) {
     const Component& c = loader_.find(sdk::ComponentKind::kProblem, name);
     ParamRegistry& r = registry("training.problem", c, yaml);
     ComponentContext ctx(r.view("training.problem"), logger("test"));
@@ -155,7 +173,8 @@ class Vision : public ::testing::Test {
   }
 
   /// Model `name` sized from `problem`'s default values, as the trainer does.
-  std::shared_ptr<sdk::Model> model(const std::string& name, const sdk::Problem& problem,
+  std::shared_ptr<sdk::Model> model(const std::string& name,
+                                    const sdk::Problem& problem,
                                     const std::string& yaml = "") {
     const Component& c = loader_.find(sdk::ComponentKind::kModel, name);
     ParamRegistry& r = registry("model", c, yaml);
@@ -170,7 +189,8 @@ class Vision : public ::testing::Test {
   }
 };
 
-// --- MNIST ----------------------------------------------------------------------
+// --- MNIST
+// ----------------------------------------------------------------------
 
 TEST_F(Vision, MnistReadsPlainIdxFilesScaledToUnitRange) {
   write_mnist(dir_.path() / "mnist");
@@ -189,7 +209,8 @@ TEST_F(Vision, MnistReadsPlainIdxFilesScaledToUnitRange) {
   for (int64_t k = 0; k < 3; ++k) {
     EXPECT_EQ(y[k].item<int64_t>(), label(ids[k]));
     for (auto [r, col] : {std::pair<int64_t, int64_t>{0, 0}, {5, 17}, {27, 27}})
-      EXPECT_FLOAT_EQ(x[k][0][r][col].item<float>(), pixel(ids[k], r, col) / 255.0f);
+      EXPECT_FLOAT_EQ(x[k][0][r][col].item<float>(),
+                      pixel(ids[k], r, col) / 255.0f);
   }
   EXPECT_GE(x.min().item<float>(), 0.0f);
   EXPECT_LE(x.max().item<float>(), 1.0f);
@@ -198,7 +219,8 @@ TEST_F(Vision, MnistReadsPlainIdxFilesScaledToUnitRange) {
   EXPECT_EQ(defs.at("images").shape, (std::vector<int64_t>{-1, 1, 28, 28}));
   EXPECT_EQ(defs.at("targets").shape, (std::vector<int64_t>{-1}));
   EXPECT_EQ(defs.at("targets").dtype, torch::kInt64);
-  EXPECT_EQ(p->prediction_definitions().at("predictions").shape, (std::vector<int64_t>{-1, 10}));
+  EXPECT_EQ(p->prediction_definitions().at("predictions").shape,
+            (std::vector<int64_t>{-1, 10}));
   const auto values = p->default_values();
   EXPECT_EQ(values.at("num_classes"), 10);
   EXPECT_EQ(values.at("num_channels"), 1);
@@ -208,12 +230,14 @@ TEST_F(Vision, MnistReadsPlainIdxFilesScaledToUnitRange) {
 
 TEST_F(Vision, MnistTestSplitReadsGzippedFiles) {
   write_mnist(dir_.path());
-  auto test = problem("MNIST", "{data_folder: " + folder() + ", use_train_data: false}");
+  auto test = problem("MNIST",
+                      "{data_folder: " + folder() + ", use_train_data: false}");
   ASSERT_EQ(test->size(), 5);
   const auto b = test->get_batch(range(5), gen_);
   for (int64_t i = 0; i < 5; ++i) {
     EXPECT_EQ(b.at("targets")[i].item<int64_t>(), label(i));
-    EXPECT_FLOAT_EQ(b.at("images")[i][0][4][9].item<float>(), pixel(i, 4, 9) / 255.0f);
+    EXPECT_FLOAT_EQ(b.at("images")[i][0][4][9].item<float>(),
+                    pixel(i, 4, 9) / 255.0f);
   }
   // Gzipped training files read the same as plain ones.
   test::TempDir gz;
@@ -221,8 +245,9 @@ TEST_F(Vision, MnistTestSplitReadsGzippedFiles) {
   write_gz(gz.path() / "train-labels-idx1-ubyte.gz", idx_labels(20));
   auto plain = problem("MNIST", "{data_folder: " + folder() + "}");
   auto zipped = problem("MNIST", "{data_folder: " + gz.str() + "}");
-  EXPECT_TRUE(plain->get_batch(range(20), gen_).at("images").equal(
-      zipped->get_batch(range(20), gen_).at("images")));
+  EXPECT_TRUE(plain->get_batch(range(20), gen_)
+                  .at("images")
+                  .equal(zipped->get_batch(range(20), gen_).at("images")));
 }
 
 TEST_F(Vision, MnistFindsMiPrometheusLayoutAndExpandsHome) {
@@ -231,18 +256,24 @@ TEST_F(Vision, MnistFindsMiPrometheusLayoutAndExpandsHome) {
   const std::string saved = old_home ? old_home : "";
   ::setenv("HOME", folder("home").c_str(), 1);
   std::shared_ptr<sdk::Problem> p;
-  const std::string err = error_of([&] { p = problem("MNIST", ""); });  // ~/data/mnist
-  if (old_home) ::setenv("HOME", saved.c_str(), 1); else ::unsetenv("HOME");
+  const std::string err =
+      error_of([&] { p = problem("MNIST", ""); });  // ~/data/mnist
+  if (old_home)
+    ::setenv("HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("HOME");
   ASSERT_EQ(err, "(no error)");
   EXPECT_EQ(p->size(), 20);
 }
 
 TEST_F(Vision, FashionMnistSharesTheReaderWithItsOwnDefaultFolder) {
   const Component& mnist = loader_.find(sdk::ComponentKind::kProblem, "MNIST");
-  const Component& fashion = loader_.find(sdk::ComponentKind::kProblem, "FashionMNIST");
+  const Component& fashion =
+      loader_.find(sdk::ComponentKind::kProblem, "FashionMNIST");
   EXPECT_EQ(mnist.library->path, fashion.library->path);
   EXPECT_HAS(mnist.defaults_yaml, "data_folder: ~/data/mnist");
-  EXPECT_HAS(fashion.defaults_yaml, "data_folder: /usr/share/datasets/fashion-mnist");
+  EXPECT_HAS(fashion.defaults_yaml,
+             "data_folder: /usr/share/datasets/fashion-mnist");
   write_mnist(dir_.path() / "FashionMNIST" / "raw", 12, 4);
   auto p = problem("FashionMNIST", "{data_folder: " + folder() + "}");
   EXPECT_EQ(p->size(), 12);
@@ -251,38 +282,66 @@ TEST_F(Vision, FashionMnistSharesTheReaderWithItsOwnDefaultFolder) {
 
 TEST_F(Vision, ResizeAndPaddingChangeShapesAndDefaultValues) {
   write_mnist(dir_.path());
-  auto resized = problem("MNIST", "{data_folder: " + folder() + ", resize: [32, 40]}");
+  auto resized =
+      problem("MNIST", "{data_folder: " + folder() + ", resize: [32, 40]}");
   auto b = resized->get_batch({0, 1}, gen_);
   EXPECT_EQ(b.at("images").sizes(), (std::vector<int64_t>{2, 1, 32, 40}));
   EXPECT_EQ(resized->default_values().at("height"), 32);
   EXPECT_EQ(resized->default_values().at("width"), 40);
-  EXPECT_EQ(resized->data_definitions().at("images").shape, (std::vector<int64_t>{-1, 1, 32, 40}));
+  EXPECT_EQ(resized->data_definitions().at("images").shape,
+            (std::vector<int64_t>{-1, 1, 32, 40}));
   EXPECT_GE(b.at("images").min().item<float>(), 0.0f);
   EXPECT_LE(b.at("images").max().item<float>(), 1.0f);
   // Bilinear: the mean brightness stays about the same; values stay k/255.
-  const auto original = problem("MNIST", "{data_folder: " + folder() + "}")->get_batch({0, 1}, gen_);
-  EXPECT_NEAR(b.at("images").mean().item<double>(), original.at("images").mean().item<double>(), 0.02);
+  const auto original = problem("MNIST", "{data_folder: " + folder() + "}")
+                            ->get_batch({0, 1}, gen_);
+  EXPECT_NEAR(b.at("images").mean().item<double>(),
+              original.at("images").mean().item<double>(), 0.02);
   const auto scaled = b.at("images") * 255;
   EXPECT_TRUE(scaled.round().sub(scaled).abs().max().item<float>() < 1e-3);
 
   // [left, right, top, bottom] zeros around the image.
-  auto padded = problem("MNIST", "{data_folder: " + folder() + ", padding: [1, 2, 3, 4]}");
+  auto padded = problem(
+      "MNIST", "{data_folder: " + folder() + ", padding: [1, 2, 3, 4]}");
   const auto x = padded->get_batch({7}, gen_).at("images");
   ASSERT_EQ(x.sizes(), (std::vector<int64_t>{1, 1, 28 + 3 + 4, 28 + 1 + 2}));
   EXPECT_EQ(padded->default_values().at("height"), 35);
   EXPECT_EQ(padded->default_values().at("width"), 31);
   using torch::indexing::Slice;
-  const auto unpadded =
-      problem("MNIST", "{data_folder: " + folder() + "}")->get_batch({7}, gen_).at("images");
-  EXPECT_TRUE(x.index({Slice(), Slice(), Slice(3, 31), Slice(1, 29)}).equal(unpadded));
-  EXPECT_EQ(x.index({Slice(), Slice(), Slice(0, 3), Slice()}).abs().sum().item<float>(), 0.0f);
-  EXPECT_EQ(x.index({Slice(), Slice(), Slice(31, torch::indexing::None), Slice()}).abs().sum().item<float>(), 0.0f);
-  EXPECT_EQ(x.index({Slice(), Slice(), Slice(), Slice(0, 1)}).abs().sum().item<float>(), 0.0f);
-  EXPECT_EQ(x.index({Slice(), Slice(), Slice(), Slice(29, torch::indexing::None)}).abs().sum().item<float>(), 0.0f);
+  const auto unpadded = problem("MNIST", "{data_folder: " + folder() + "}")
+                            ->get_batch({7}, gen_)
+                            .at("images");
+  EXPECT_TRUE(
+      x.index({Slice(), Slice(), Slice(3, 31), Slice(1, 29)}).equal(unpadded));
+  EXPECT_EQ(x.index({Slice(), Slice(), Slice(0, 3), Slice()})
+                .abs()
+                .sum()
+                .item<float>(),
+            0.0f);
+  EXPECT_EQ(
+      x.index({Slice(), Slice(), Slice(31, torch::indexing::None), Slice()})
+          .abs()
+          .sum()
+          .item<float>(),
+      0.0f);
+  EXPECT_EQ(x.index({Slice(), Slice(), Slice(), Slice(0, 1)})
+                .abs()
+                .sum()
+                .item<float>(),
+            0.0f);
+  EXPECT_EQ(
+      x.index({Slice(), Slice(), Slice(), Slice(29, torch::indexing::None)})
+          .abs()
+          .sum()
+          .item<float>(),
+      0.0f);
 
   // Both: the resize first, then the padding (as MI-Prometheus).
-  auto both = problem("MNIST", "{data_folder: " + folder() + ", resize: [32, 32], padding: [2, 2, 2, 2]}");
-  EXPECT_EQ(both->get_batch({0}, gen_).at("images").sizes(), (std::vector<int64_t>{1, 1, 36, 36}));
+  auto both =
+      problem("MNIST", "{data_folder: " + folder() +
+                           ", resize: [32, 32], padding: [2, 2, 2, 2]}");
+  EXPECT_EQ(both->get_batch({0}, gen_).at("images").sizes(),
+            (std::vector<int64_t>{1, 1, 36, 36}));
 }
 
 TEST_F(Vision, ResizeOfAConstantImageKeepsItsValue) {
@@ -295,7 +354,8 @@ TEST_F(Vision, ResizeOfAConstantImageKeepsItsValue) {
   write_file(dir_.path() / "train-images-idx3-ubyte", images);
   write_file(dir_.path() / "train-labels-idx1-ubyte", idx_labels(2));
   for (const char* size : {"[32, 32]", "[14, 14]", "[100, 7]"}) {
-    auto p = problem("MNIST", "{data_folder: " + folder() + ", resize: " + size + "}");
+    auto p = problem("MNIST",
+                     "{data_folder: " + folder() + ", resize: " + size + "}");
     const auto x = p->get_batch({0, 1}, gen_).at("images");
     EXPECT_TRUE(x.eq(200.0f / 255.0f).all().item<bool>()) << size;
   }
@@ -306,7 +366,8 @@ TEST_F(Vision, LossAndAccuracyOnPerfectAndUniformLogits) {
   auto p = problem("MNIST", "{data_folder: " + folder() + "}");
   const auto b = p->get_batch(range(8), gen_);
   sdk::DataDict perfect;
-  perfect["predictions"] = torch::one_hot(b.at("targets"), 10).to(torch::kFloat32) * 30;
+  perfect["predictions"] =
+      torch::one_hot(b.at("targets"), 10).to(torch::kFloat32) * 30;
   EXPECT_LT(p->evaluate_loss(b, perfect).item<double>(), 1e-6);
   sdk::DataDict uniform;
   uniform["predictions"] = torch::zeros({8, 10}, torch::requires_grad());
@@ -317,7 +378,8 @@ TEST_F(Vision, LossAndAccuracyOnPerfectAndUniformLogits) {
   sdk::DataDict partly = perfect;
   partly["predictions"] = perfect.at("predictions").clone();
   for (int64_t i : {0, 4, 7})
-    partly["predictions"][i][(b.at("targets")[i].item<int64_t>() + 1) % 10] = 100.0f;
+    partly["predictions"][i][(b.at("targets")[i].item<int64_t>() + 1) % 10] =
+        100.0f;
 
   StatisticsCollector col;
   StatisticsAggregator agg;
@@ -348,41 +410,59 @@ TEST_F(Vision, BatchIndexOutOfRangeIsNamed) {
   EXPECT_HAS(err, "sample index 20 out of range [0, 20)");
 }
 
-// --- MNIST errors -------------------------------------------------------------------
+// --- MNIST errors
+// -------------------------------------------------------------------
 
 TEST_F(Vision, MissingFolderSaysWhatWasLookedForAndHowToGetIt) {
   const std::string missing = folder("nowhere");
-  std::string err = error_of([&] { problem("MNIST", "{data_folder: " + missing + "}"); });
+  std::string err =
+      error_of([&] { problem("MNIST", "{data_folder: " + missing + "}"); });
   EXPECT_HAS(err, "problem [MNIST] of plugin [");
-  EXPECT_HAS(err, "[training.problem.data_folder]: folder [" + missing + "] does not exist");
-  EXPECT_HAS(err, "train-images-idx3-ubyte and train-labels-idx1-ubyte (plain or .gz)");
+  EXPECT_HAS(err, "[training.problem.data_folder]: folder [" + missing +
+                      "] does not exist");
+  EXPECT_HAS(
+      err,
+      "train-images-idx3-ubyte and train-labels-idx1-ubyte (plain or .gz)");
   EXPECT_HAS(err, "[" + missing + "/MNIST/raw]");
   EXPECT_HAS(err, "yann.lecun.com");
-  err = error_of([&] { problem("FashionMNIST", "{data_folder: " + missing + ", use_train_data: false}"); });
+  err = error_of([&] {
+    problem("FashionMNIST",
+            "{data_folder: " + missing + ", use_train_data: false}");
+  });
   EXPECT_HAS(err, "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte");
   EXPECT_HAS(err, "apt-get install dataset-fashion-mnist");
 }
 
 TEST_F(Vision, MissingFileIsNamed) {
   fs::create_directories(dir_.path() / "empty");
-  std::string err = error_of([&] { problem("MNIST", "{data_folder: " + folder("empty") + "}"); });
-  EXPECT_HAS(err, "[" + folder("empty") + "/train-images-idx3-ubyte] not found (nor .gz)");
+  std::string err = error_of(
+      [&] { problem("MNIST", "{data_folder: " + folder("empty") + "}"); });
+  EXPECT_HAS(err, "[" + folder("empty") +
+                      "/train-images-idx3-ubyte] not found (nor .gz)");
   write_file(dir_.path() / "half" / "train-images-idx3-ubyte", idx_images(3));
-  err = error_of([&] { problem("MNIST", "{data_folder: " + folder("half") + "}"); });
-  EXPECT_HAS(err, "[" + folder("half") + "/train-labels-idx1-ubyte] not found (nor .gz), though [" +
-                      folder("half") + "/train-images-idx3-ubyte] is there");
+  err = error_of(
+      [&] { problem("MNIST", "{data_folder: " + folder("half") + "}"); });
+  EXPECT_HAS(err,
+             "[" + folder("half") +
+                 "/train-labels-idx1-ubyte] not found (nor .gz), though [" +
+                 folder("half") + "/train-images-idx3-ubyte] is there");
 }
 
 TEST_F(Vision, BadMagicNamesTheFileAndBothNumbers) {
   write_file(dir_.path() / "train-images-idx3-ubyte", idx_labels(20));
   write_file(dir_.path() / "train-labels-idx1-ubyte", idx_labels(20));
-  const std::string err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "[" + folder() + "/train-images-idx3-ubyte]: magic 0x00000803 expected");
+  const std::string err =
+      error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
+  EXPECT_HAS(err, "[" + folder() +
+                      "/train-images-idx3-ubyte]: magic 0x00000803 expected");
   EXPECT_HAS(err, "got 0x00000801");
   EXPECT_HAS(err, "are the files swapped?");
-  write_file(dir_.path() / "train-images-idx3-ubyte", "PK\x03\x04 a zip file, not IDX");
-  EXPECT_HAS(error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); }),
-             "magic 0x00000803 expected (IDX images: unsigned bytes, 3 dimensions), got 0x504b0304");
+  write_file(dir_.path() / "train-images-idx3-ubyte",
+             "PK\x03\x04 a zip file, not IDX");
+  EXPECT_HAS(
+      error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); }),
+      "magic 0x00000803 expected (IDX images: unsigned bytes, 3 dimensions), "
+      "got 0x504b0304");
 }
 
 TEST_F(Vision, TruncatedFilesSayWhereTheyEnd) {
@@ -391,9 +471,12 @@ TEST_F(Vision, TruncatedFilesSayWhereTheyEnd) {
   images.resize(full - 100);
   write_file(dir_.path() / "train-images-idx3-ubyte", images);
   write_file(dir_.path() / "train-labels-idx1-ubyte", idx_labels(20));
-  std::string err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "[" + folder() + "/train-images-idx3-ubyte]: file ends after " +
-                      std::to_string(full - 100) + " bytes, header says " + std::to_string(full));
+  std::string err =
+      error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
+  EXPECT_HAS(err, "[" + folder() +
+                      "/train-images-idx3-ubyte]: file ends after " +
+                      std::to_string(full - 100) + " bytes, header says " +
+                      std::to_string(full));
   // Cut inside the header.
   write_file(dir_.path() / "train-images-idx3-ubyte", images.substr(0, 10));
   err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
@@ -402,23 +485,29 @@ TEST_F(Vision, TruncatedFilesSayWhereTheyEnd) {
   test::TempDir gz;
   write_gz(gz.path() / "train-images-idx3-ubyte.gz", idx_images(20));
   write_gz(gz.path() / "train-labels-idx1-ubyte.gz", idx_labels(20));
-  const std::string zipped = test::read(gz.path() / "train-images-idx3-ubyte.gz");
-  write_file(gz.path() / "train-images-idx3-ubyte.gz", zipped.substr(0, zipped.size() / 2));
+  const std::string zipped =
+      test::read(gz.path() / "train-images-idx3-ubyte.gz");
+  write_file(gz.path() / "train-images-idx3-ubyte.gz",
+             zipped.substr(0, zipped.size() / 2));
   err = error_of([&] { problem("MNIST", "{data_folder: " + gz.str() + "}"); });
-  EXPECT_HAS(err, "[" + gz.str() + "/train-images-idx3-ubyte.gz]: gzip stream ends early");
+  EXPECT_HAS(err, "[" + gz.str() +
+                      "/train-images-idx3-ubyte.gz]: gzip stream ends early");
   // Bytes beyond what the header says.
   write_file(dir_.path() / "train-images-idx3-ubyte", idx_images(20) + "xyz");
   err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "file holds " + std::to_string(full + 3) + " bytes, header says " +
-                      std::to_string(full));
+  EXPECT_HAS(err, "file holds " + std::to_string(full + 3) +
+                      " bytes, header says " + std::to_string(full));
 }
 
 TEST_F(Vision, CountMismatchNamesBothFiles) {
   write_file(dir_.path() / "train-images-idx3-ubyte", idx_images(100, 4, 4));
   write_file(dir_.path() / "train-labels-idx1-ubyte", idx_labels(99));
-  const std::string err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "[" + folder() + "/train-images-idx3-ubyte] holds 100 images, label file [" +
-                      folder() + "/train-labels-idx1-ubyte] 99 labels");
+  const std::string err =
+      error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
+  EXPECT_HAS(err,
+             "[" + folder() +
+                 "/train-images-idx3-ubyte] holds 100 images, label file [" +
+                 folder() + "/train-labels-idx1-ubyte] 99 labels");
 }
 
 TEST_F(Vision, LabelOutsideTheClassesIsNamed) {
@@ -426,19 +515,31 @@ TEST_F(Vision, LabelOutsideTheClassesIsNamed) {
   labels[8 + 13] = char(12);
   write_file(dir_.path() / "train-images-idx3-ubyte", idx_images(20));
   write_file(dir_.path() / "train-labels-idx1-ubyte", labels);
-  const std::string err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "train-labels-idx1-ubyte]: label 12 of sample 13 is not a class index in [0, 10)");
+  const std::string err =
+      error_of([&] { problem("MNIST", "{data_folder: " + folder() + "}"); });
+  EXPECT_HAS(err,
+             "train-labels-idx1-ubyte]: label 12 of sample 13 is not a class "
+             "index in [0, 10)");
 }
 
 TEST_F(Vision, BadResizeOrPaddingIsAParameterError) {
   write_mnist(dir_.path());
-  std::string err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + ", resize: [32]}"); });
-  EXPECT_HAS(err, "[training.problem.resize] must be [height, width] with both > 0, got [32]");
-  err = error_of([&] { problem("MNIST", "{data_folder: " + folder() + ", padding: [1, 1, -1, 1]}"); });
-  EXPECT_HAS(err, "[training.problem.padding] must be [left, right, top, bottom] with each >= 0");
+  std::string err = error_of([&] {
+    problem("MNIST", "{data_folder: " + folder() + ", resize: [32]}");
+  });
+  EXPECT_HAS(err,
+             "[training.problem.resize] must be [height, width] with both > 0, "
+             "got [32]");
+  err = error_of([&] {
+    problem("MNIST", "{data_folder: " + folder() + ", padding: [1, 1, -1, 1]}");
+  });
+  EXPECT_HAS(err,
+             "[training.problem.padding] must be [left, right, top, bottom] "
+             "with each >= 0");
 }
 
-// --- CIFAR10 ------------------------------------------------------------------------
+// --- CIFAR10
+// ------------------------------------------------------------------------
 
 TEST_F(Vision, Cifar10ReadsBinaryBatchesFromTheFolderOrItsParent) {
   const fs::path bin = write_cifar(dir_.path());
@@ -458,20 +559,27 @@ TEST_F(Vision, Cifar10ReadsBinaryBatchesFromTheFolderOrItsParent) {
   EXPECT_EQ(values.at("width"), 32);
   EXPECT_EQ(values.at("height"), 32);
   EXPECT_EQ(values.at("num_classes"), 10);
-  EXPECT_EQ(train->data_definitions().at("images").shape, (std::vector<int64_t>{-1, 3, 32, 32}));
+  EXPECT_EQ(train->data_definitions().at("images").shape,
+            (std::vector<int64_t>{-1, 3, 32, 32}));
 
-  auto test = problem("CIFAR10", "{data_folder: " + bin.string() + ", use_train_data: false}");
+  auto test = problem(
+      "CIFAR10", "{data_folder: " + bin.string() + ", use_train_data: false}");
   ASSERT_EQ(test->size(), 4);
   const auto t = test->get_batch({2}, gen_);
   EXPECT_EQ(t.at("targets")[0].item<int64_t>(), label(102));
-  EXPECT_FLOAT_EQ(t.at("images")[0][2][31][0].item<float>(), cifar_pixel(102, 2, 31, 0) / 255.0f);
+  EXPECT_FLOAT_EQ(t.at("images")[0][2][31][0].item<float>(),
+                  cifar_pixel(102, 2, 31, 0) / 255.0f);
 
-  auto padded = problem("CIFAR10", "{data_folder: " + folder() + ", resize: [24, 24], padding: [4, 4, 4, 4]}");
-  EXPECT_EQ(padded->get_batch({0}, gen_).at("images").sizes(), (std::vector<int64_t>{1, 3, 32, 32}));
+  auto padded =
+      problem("CIFAR10", "{data_folder: " + folder() +
+                             ", resize: [24, 24], padding: [4, 4, 4, 4]}");
+  EXPECT_EQ(padded->get_batch({0}, gen_).at("images").sizes(),
+            (std::vector<int64_t>{1, 3, 32, 32}));
 
   // Loss and accuracy: the same as MNIST's.
   sdk::DataDict perfect;
-  perfect["predictions"] = torch::one_hot(b.at("targets"), 10).to(torch::kFloat32) * 30;
+  perfect["predictions"] =
+      torch::one_hot(b.at("targets"), 10).to(torch::kFloat32) * 30;
   EXPECT_LT(train->evaluate_loss(b, perfect).item<double>(), 1e-6);
   StatisticsCollector col;
   train->add_statistics(col);
@@ -480,44 +588,61 @@ TEST_F(Vision, Cifar10ReadsBinaryBatchesFromTheFolderOrItsParent) {
 }
 
 TEST_F(Vision, Cifar10Errors) {
-  std::string err = error_of([&] { problem("CIFAR10", "{data_folder: " + folder("none") + "}"); });
-  EXPECT_HAS(err, "[training.problem.data_folder]: folder [" + folder("none") + "] does not exist");
-  EXPECT_HAS(err, "data_batch_1.bin .. data_batch_5.bin in [" + folder("none") + "] and [" +
-                      folder("none") + "/cifar-10-batches-bin]");
+  std::string err = error_of(
+      [&] { problem("CIFAR10", "{data_folder: " + folder("none") + "}"); });
+  EXPECT_HAS(err, "[training.problem.data_folder]: folder [" + folder("none") +
+                      "] does not exist");
+  EXPECT_HAS(err, "data_batch_1.bin .. data_batch_5.bin in [" + folder("none") +
+                      "] and [" + folder("none") + "/cifar-10-batches-bin]");
   EXPECT_HAS(err, "cifar-10-binary.tar.gz");
-  err = error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + ", use_train_data: false}"); });
+  err = error_of([&] {
+    problem("CIFAR10",
+            "{data_folder: " + folder() + ", use_train_data: false}");
+  });
   EXPECT_HAS(err, "[" + folder() + "/test_batch.bin] not found");
 
   const fs::path bin = write_cifar(dir_.path());
   fs::remove(bin / "data_batch_3.bin");
-  err = error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + "}"); });
+  err =
+      error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + "}"); });
   EXPECT_HAS(err, "[" + (bin / "data_batch_3.bin").string() + "] not found");
 
   write_cifar(dir_.path());
-  write_file(bin / "data_batch_2.bin", cifar_records(0, 3).substr(0, 3 * 3073 - 5));
-  err = error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "[" + (bin / "data_batch_2.bin").string() + "]: file holds 9214 bytes, expected "
-                  "a whole number of 3073-byte records");
+  write_file(bin / "data_batch_2.bin",
+             cifar_records(0, 3).substr(0, 3 * 3073 - 5));
+  err =
+      error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + "}"); });
+  EXPECT_HAS(err, "[" + (bin / "data_batch_2.bin").string() +
+                      "]: file holds 9214 bytes, expected "
+                      "a whole number of 3073-byte records");
 
   write_cifar(dir_.path());
   std::string records = cifar_records(0, 3);
   records[3073] = char(10);
   write_file(bin / "data_batch_4.bin", records);
-  err = error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + "}"); });
-  EXPECT_HAS(err, "data_batch_4.bin]: label 10 of record 1 is not a class index in [0, 10)");
+  err =
+      error_of([&] { problem("CIFAR10", "{data_folder: " + folder() + "}"); });
+  EXPECT_HAS(err,
+             "data_batch_4.bin]: label 10 of record 1 is not a class index in "
+             "[0, 10)");
 }
 
-// --- models -------------------------------------------------------------------------
+// --- models
+// -------------------------------------------------------------------------
 
-void expect_fits(const std::string& problem_name, const sdk::Problem& p,
-                 const std::string& model_name, const sdk::Model& m) {
-  EXPECT_NO_THROW(check_handshake(problem_name, p.data_definitions(), p.prediction_definitions(),
-                                  model_name, m.input_definitions(), m.output_definitions()));
+void expect_fits(const std::string& problem_name,
+                 const sdk::Problem& p,
+                 const std::string& model_name,
+                 const sdk::Model& m) {
+  EXPECT_NO_THROW(check_handshake(
+      problem_name, p.data_definitions(), p.prediction_definitions(),
+      model_name, m.input_definitions(), m.output_definitions()));
 }
 
 TEST_F(Vision, LeNet5FitsMnistResizedTo32) {
   write_mnist(dir_.path());
-  auto p = problem("MNIST", "{data_folder: " + folder() + ", resize: [32, 32]}");
+  auto p =
+      problem("MNIST", "{data_folder: " + folder() + ", resize: [32, 32]}");
   auto m = model("LeNet5", *p);
   expect_fits("MNIST", *p, "LeNet5", *m);
   const auto b = p->get_batch(range(6), gen_);
@@ -525,21 +650,24 @@ TEST_F(Vision, LeNet5FitsMnistResizedTo32) {
   EXPECT_EQ(y.sizes(), (std::vector<int64_t>{6, 10}));
   EXPECT_TRUE(p->evaluate_loss(b, m->forward(b)).requires_grad());
   int64_t n = 0;
-  for (const auto& t : m->parameters()) n += t.numel();
-  EXPECT_EQ(n, (6 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 16 * 25 + 120) + (120 * 84 + 84) +
-                   (84 * 10 + 10));
+  for (const auto& t : m->parameters())
+    n += t.numel();
+  EXPECT_EQ(n, (6 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 16 * 25 + 120) +
+                   (120 * 84 + 84) + (84 * 10 + 10));
 
   // 28x28 images do not fit: the handshake says so before any forward.
   auto raw = problem("MNIST", "{data_folder: " + folder() + "}");
   const std::string err = error_of([&] {
-    check_handshake("MNIST", raw->data_definitions(), raw->prediction_definitions(), "LeNet5",
+    check_handshake("MNIST", raw->data_definitions(),
+                    raw->prediction_definitions(), "LeNet5",
                     m->input_definitions(), m->output_definitions());
   });
   EXPECT_HAS(err, "images");
   EXPECT_HAS(err, "[-1, 1, 32, 32]");
   EXPECT_HAS(err, "[-1, 1, 28, 28]");
   // Padding 2 on each side fits too (the classical LeNet-5 input).
-  auto padded = problem("MNIST", "{data_folder: " + folder() + ", padding: [2, 2, 2, 2]}");
+  auto padded = problem(
+      "MNIST", "{data_folder: " + folder() + ", padding: [2, 2, 2, 2]}");
   expect_fits("MNIST", *padded, "LeNet5", *model("LeNet5", *padded));
 }
 
@@ -548,7 +676,8 @@ TEST_F(Vision, LeNet5NeedsNumClasses) {
   ParamRegistry r;
   r.add_defaults("model", c.defaults_yaml, "defaults of LeNet5");
   ComponentContext ctx(r.view("model"), logger("test"));
-  EXPECT_HAS(error_of([&] { loader_.create_model(c, ctx); }), "[model.num_classes] is required");
+  EXPECT_HAS(error_of([&] { loader_.create_model(c, ctx); }),
+             "[model.num_classes] is required");
 }
 
 TEST_F(Vision, SimpleConvNetSizesItselfFromTheProblem) {
@@ -560,76 +689,100 @@ TEST_F(Vision, SimpleConvNetSizesItselfFromTheProblem) {
   auto m2 = model("SimpleConvNet", *cifar);
   expect_fits("MNIST", *mnist, "SimpleConvNet", *m1);
   expect_fits("CIFAR10", *cifar, "SimpleConvNet", *m2);
-  EXPECT_EQ(m1->forward(mnist->get_batch(range(4), gen_)).at("predictions").sizes(),
-            (std::vector<int64_t>{4, 10}));
-  EXPECT_EQ(m2->forward(cifar->get_batch(range(5), gen_)).at("predictions").sizes(),
-            (std::vector<int64_t>{5, 10}));
+  EXPECT_EQ(
+      m1->forward(mnist->get_batch(range(4), gen_)).at("predictions").sizes(),
+      (std::vector<int64_t>{4, 10}));
+  EXPECT_EQ(
+      m2->forward(cifar->get_batch(range(5), gen_)).at("predictions").sizes(),
+      (std::vector<int64_t>{5, 10}));
   // 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4: 16 * 4 * 4 into linear1.
-  EXPECT_EQ(m1->named_parameters()["linear1.weight"].sizes(), (std::vector<int64_t>{120, 256}));
+  EXPECT_EQ(m1->named_parameters()["linear1.weight"].sizes(),
+            (std::vector<int64_t>{120, 256}));
   // 32 -> 28 -> 14 -> 10 -> 5: 16 * 5 * 5.
-  EXPECT_EQ(m2->named_parameters()["linear1.weight"].sizes(), (std::vector<int64_t>{120, 400}));
-  EXPECT_EQ(m2->named_parameters()["conv1.weight"].sizes(), (std::vector<int64_t>{6, 3, 5, 5}));
+  EXPECT_EQ(m2->named_parameters()["linear1.weight"].sizes(),
+            (std::vector<int64_t>{120, 400}));
+  EXPECT_EQ(m2->named_parameters()["conv1.weight"].sizes(),
+            (std::vector<int64_t>{6, 3, 5, 5}));
   // The CIFAR model does not fit MNIST.
   EXPECT_HAS(error_of([&] {
-               check_handshake("MNIST", mnist->data_definitions(), mnist->prediction_definitions(),
-                               "SimpleConvNet", m2->input_definitions(), m2->output_definitions());
+               check_handshake("MNIST", mnist->data_definitions(),
+                               mnist->prediction_definitions(), "SimpleConvNet",
+                               m2->input_definitions(),
+                               m2->output_definitions());
              }),
              "images");
 
   // Stride, padding and kernels from the config.
-  auto m3 = model("SimpleConvNet", *mnist,
-                  "{conv1: {out_channels: 4, kernel_size: 3, stride: 2, padding: 1}, "
-                  "maxpool1: {kernel_size: 1}, maxpool2: {kernel_size: 3}}");
+  auto m3 =
+      model("SimpleConvNet", *mnist,
+            "{conv1: {out_channels: 4, kernel_size: 3, stride: 2, padding: 1}, "
+            "maxpool1: {kernel_size: 1}, maxpool2: {kernel_size: 3}}");
   // 28 -conv3/s2/p1-> 14 -pool1-> 14 -conv5-> 10 -pool3-> 3: 16 * 3 * 3.
-  EXPECT_EQ(m3->named_parameters()["linear1.weight"].sizes(), (std::vector<int64_t>{120, 144}));
-  EXPECT_EQ(m3->forward(mnist->get_batch(range(2), gen_)).at("predictions").sizes(),
-            (std::vector<int64_t>{2, 10}));
+  EXPECT_EQ(m3->named_parameters()["linear1.weight"].sizes(),
+            (std::vector<int64_t>{120, 144}));
+  EXPECT_EQ(
+      m3->forward(mnist->get_batch(range(2), gen_)).at("predictions").sizes(),
+      (std::vector<int64_t>{2, 10}));
 
   const std::string err = error_of(
       [&] { model("SimpleConvNet", *mnist, "{conv2: {kernel_size: 13}}"); });
-  EXPECT_HAS(err, "[model.conv2.kernel_size] = 13 is larger than its 12x12 input");
+  EXPECT_HAS(err,
+             "[model.conv2.kernel_size] = 13 is larger than its 12x12 input");
 }
 
-// --- the real Fashion-MNIST ---------------------------------------------------------
+// --- the real Fashion-MNIST
+// ---------------------------------------------------------
 
 TEST_F(Vision, RealFashionMnistHasSixtyAndTenThousandImages) {
   const fs::path real = "/usr/share/datasets/fashion-mnist";
   if (!fs::is_directory(real))
-    GTEST_SKIP() << real << " is absent (apt-get install dataset-fashion-mnist)";
-  loader_.find(sdk::ComponentKind::kProblem, "FashionMNIST");  // scan outside the timing
+    GTEST_SKIP() << real
+                 << " is absent (apt-get install dataset-fashion-mnist)";
+  loader_.find(sdk::ComponentKind::kProblem,
+               "FashionMNIST");  // scan outside the timing
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   auto train = problem("FashionMNIST", "");  // the default data_folder
-  const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
+  const double load_s =
+      std::chrono::duration<double>(clock::now() - t0).count();
   auto test = problem("FashionMNIST", "{use_train_data: false}");
   ASSERT_EQ(train->size(), 60000);
   ASSERT_EQ(test->size(), 10000);
   // Balanced classes: 6000 and 1000 images of each.
   const auto all = train->get_batch(range(60000), gen_);
   EXPECT_TRUE(all.at("targets").bincount().eq(6000).all().item<bool>());
-  EXPECT_TRUE(test->get_batch(range(10000), gen_).at("targets").bincount().eq(1000).all().item<bool>());
+  EXPECT_TRUE(test->get_batch(range(10000), gen_)
+                  .at("targets")
+                  .bincount()
+                  .eq(1000)
+                  .all()
+                  .item<bool>());
   EXPECT_EQ(all.at("images").sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
   EXPECT_EQ(all.at("images").min().item<float>(), 0.0f);
   EXPECT_EQ(all.at("images").max().item<float>(), 1.0f);
 
   // Throughput of get_batch at batch 64 over shuffled indices.
   auto perm = torch::randperm(60000, gen_, torch::kInt64);
-  std::vector<int64_t> order(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + 60000);
+  std::vector<int64_t> order(perm.data_ptr<int64_t>(),
+                             perm.data_ptr<int64_t>() + 60000);
   const auto t1 = clock::now();
   int64_t seen = 0;
   for (int64_t start = 0; start + 64 <= 60000; start += 64) {
     std::vector<int64_t> idx(order.begin() + start, order.begin() + start + 64);
     seen += train->get_batch(idx, gen_).at("images").size(0);
   }
-  const double batch_s = std::chrono::duration<double>(clock::now() - t1).count();
+  const double batch_s =
+      std::chrono::duration<double>(clock::now() - t1).count();
   // With a resize to LeNet5's input, done once at load time.
   const auto t2 = clock::now();
   auto resized = problem("FashionMNIST", "{resize: [32, 32]}");
-  const double resize_s = std::chrono::duration<double>(clock::now() - t2).count();
+  const double resize_s =
+      std::chrono::duration<double>(clock::now() - t2).count();
   EXPECT_EQ(resized->get_batch({0, 59999}, gen_).at("images").sizes(),
             (std::vector<int64_t>{2, 1, 32, 32}));
   std::printf(
-      "[  measure ] FashionMNIST train: load %.3f s (%.3f s with resize [32, 32]); "
+      "[  measure ] FashionMNIST train: load %.3f s (%.3f s with resize [32, "
+      "32]); "
       "get_batch(64) %.0f images/s\n",
       load_s, resize_s, double(seen) / batch_s);
   RecordProperty("load_seconds", std::to_string(load_s));

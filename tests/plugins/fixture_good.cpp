@@ -69,6 +69,8 @@ class FixtureModel final : public mip::sdk::Model {
 
 }  // namespace
 
-MIP_REGISTER_PROBLEM(FixtureProblem, FIXTURE_PROBLEM_NAME, "fixture: sum of random numbers",
+MIP_REGISTER_PROBLEM(FixtureProblem,
+                     FIXTURE_PROBLEM_NAME,
+                     "fixture: sum of random numbers",
                      "FixtureAlias")
 MIP_REGISTER_MODEL(FixtureModel, "FixtureModel", "fixture: one linear layer")

@@ -12,12 +12,16 @@ class ThrowingProblem final : public mip::sdk::Problem {
     ctx.params().get<int64_t>("needed_but_missing");
   }
   mip::sdk::DataDefinitions data_definitions() const override { return {}; }
-  mip::sdk::DataDefinitions prediction_definitions() const override { return {}; }
-  int64_t size() const override { return 1; }
-  mip::sdk::DataDict get_batch(const std::vector<int64_t>&, at::Generator&) override {
+  mip::sdk::DataDefinitions prediction_definitions() const override {
     return {};
   }
-  at::Tensor evaluate_loss(const mip::sdk::DataDict&, const mip::sdk::DataDict&) override {
+  int64_t size() const override { return 1; }
+  mip::sdk::DataDict get_batch(const std::vector<int64_t>&,
+                               at::Generator&) override {
+    return {};
+  }
+  at::Tensor evaluate_loss(const mip::sdk::DataDict&,
+                           const mip::sdk::DataDict&) override {
     return {};
   }
 };
@@ -34,5 +38,9 @@ class ThrowingModel final : public mip::sdk::Model {
 
 }  // namespace
 
-MIP_REGISTER_PROBLEM(ThrowingProblem, "ThrowingProblem", "fixture: constructor throws")
-MIP_REGISTER_MODEL(ThrowingModel, "ThrowingModel", "fixture: constructor throws")
+MIP_REGISTER_PROBLEM(ThrowingProblem,
+                     "ThrowingProblem",
+                     "fixture: constructor throws")
+MIP_REGISTER_MODEL(ThrowingModel,
+                   "ThrowingModel",
+                   "fixture: constructor throws")

@@ -8,10 +8,11 @@
 namespace mip {
 namespace {
 
-using test::TempDir;
 using test::error_of;
+using test::TempDir;
 
-std::string get(const ParamRegistry& r, const std::string& section,
+std::string get(const ParamRegistry& r,
+                const std::string& section,
                 const std::string& key) {
   return r.view(section)->get<std::string>(key);
 }
@@ -69,7 +70,9 @@ TEST(ParamRegistry, SetOverrideBeatsEveryFileAndParsesYaml) {
   EXPECT_EQ(r.view("training.problem")->get<std::vector<int64_t>>("sizes"),
             (std::vector<int64_t>{4, 5}));
   EXPECT_EQ(r.origin("training.optimizer.lr"), "--set");
-  EXPECT_NE(error_of([&] { r.apply_override("no_equals_sign"); }).find("key.path=value"),
+  EXPECT_NE(error_of([&] {
+              r.apply_override("no_equals_sign");
+            }).find("key.path=value"),
             std::string::npos);
 }
 
@@ -78,7 +81,8 @@ TEST(ParamRegistry, ComponentDefaultsLoseToConfig) {
   d.write("exp.yaml", "model: {name: M, hidden: 7}\n");
   ParamRegistry r;
   r.load_files({d.str() + "/exp.yaml"});
-  r.add_defaults("model", "hidden: 3\nlayers: 2\nrequired: ~\n", "defaults of M");
+  r.add_defaults("model", "hidden: 3\nlayers: 2\nrequired: ~\n",
+                 "defaults of M");
   r.add_default_number("model.input", 11, "problem P");
   auto v = r.view("model");
   EXPECT_EQ(v->get<int64_t>("hidden"), 7);
@@ -92,12 +96,14 @@ TEST(ParamRegistry, ComponentDefaultsLoseToConfig) {
 
 TEST(ParamRegistry, WrongTypeNamesKeyPathFileAndLine) {
   TempDir d;
-  const std::string f = d.write("exp.yaml", "training:\n  problem:\n    batch_size: many\n");
+  const std::string f =
+      d.write("exp.yaml", "training:\n  problem:\n    batch_size: many\n");
   ParamRegistry r;
   r.load_files({f});
   const std::string err =
       error_of([&] { r.view("training.problem")->get<int64_t>("batch_size"); });
-  EXPECT_NE(err.find("[training.problem.batch_size]"), std::string::npos) << err;
+  EXPECT_NE(err.find("[training.problem.batch_size]"), std::string::npos)
+      << err;
   EXPECT_NE(err.find(f + ":3"), std::string::npos) << err;
   EXPECT_NE(err.find("expected an integer"), std::string::npos) << err;
 }
@@ -122,8 +128,10 @@ TEST(ParamRegistry, IncludeCycleIsAnErrorNamingTheChain) {
   d.write("a.yaml", "default_configs: b.yaml\n");
   d.write("b.yaml", "default_configs: a.yaml\n");
   ParamRegistry r;
-  const std::string err = error_of([&] { r.load_files({d.str() + "/a.yaml"}); });
-  EXPECT_NE(err.find("cycle: a.yaml -> b.yaml -> a.yaml"), std::string::npos) << err;
+  const std::string err =
+      error_of([&] { r.load_files({d.str() + "/a.yaml"}); });
+  EXPECT_NE(err.find("cycle: a.yaml -> b.yaml -> a.yaml"), std::string::npos)
+      << err;
 }
 
 TEST(ParamRegistry, FileIncludedTwiceIsSkippedWithAWarning) {
@@ -142,15 +150,16 @@ TEST(ParamRegistry, MissingFileNamesWhereItWasLookedFor) {
   TempDir d;
   d.write("exp.yaml", "default_configs: nowhere.yaml\n");
   ParamRegistry r;
-  const std::string err = error_of([&] { r.load_files({d.str() + "/exp.yaml"}); });
+  const std::string err =
+      error_of([&] { r.load_files({d.str() + "/exp.yaml"}); });
   EXPECT_NE(err.find("[nowhere.yaml] not found"), std::string::npos) << err;
   EXPECT_NE(err.find("exp.yaml:1"), std::string::npos) << err;
 }
 
 TEST(ParamRegistry, BadYamlNamesFileAndLine) {
   TempDir d;
-  const std::string f =
-      d.write("bad.yaml", "training:\n  problem:\n    name: [unclosed\n  other: 1\n");
+  const std::string f = d.write(
+      "bad.yaml", "training:\n  problem:\n    name: [unclosed\n  other: 1\n");
   ParamRegistry r;
   const std::string err = error_of([&] { r.load_files({f}); });
   EXPECT_NE(err.find(f + ":"), std::string::npos) << err;
@@ -159,10 +168,10 @@ TEST(ParamRegistry, BadYamlNamesFileAndLine) {
 
 TEST(ParamRegistry, UnknownKeyHasFileLineAndHint) {
   TempDir d;
-  const std::string f = d.write(
-      "exp.yaml",
-      "training:\n  problem:\n    name: P\n    max_sequence_lenght: 5\n"
-      "  terminal_conditions:\n    eposides_limit: 3\n");
+  const std::string f =
+      d.write("exp.yaml",
+              "training:\n  problem:\n    name: P\n    max_sequence_lenght: 5\n"
+              "  terminal_conditions:\n    eposides_limit: 3\n");
   ParamRegistry r;
   r.load_files({f});
   r.declare_known("training");
@@ -170,7 +179,8 @@ TEST(ParamRegistry, UnknownKeyHasFileLineAndHint) {
   r.declare_known("training.problem.name");
   r.declare_known("training.terminal_conditions");
   r.declare_known("training.terminal_conditions.episode_limit");
-  r.add_defaults("training.problem", "max_sequence_length: 10\nmin_sequence_length: 1\n",
+  r.add_defaults("training.problem",
+                 "max_sequence_length: 10\nmin_sequence_length: 1\n",
                  "defaults of P");
   const auto issues = r.unknown_keys();
   ASSERT_EQ(issues.size(), 2u);
@@ -178,12 +188,14 @@ TEST(ParamRegistry, UnknownKeyHasFileLineAndHint) {
   EXPECT_EQ(issues[0].origin, f + ":4");
   EXPECT_NE(issues[0].hint.find("[max_sequence_length]"), std::string::npos);
   EXPECT_EQ(issues[1].path, "training.terminal_conditions.eposides_limit");
-  EXPECT_NE(issues[1].to_string().find("did you mean [episode_limit]?"), std::string::npos);
+  EXPECT_NE(issues[1].to_string().find("did you mean [episode_limit]?"),
+            std::string::npos);
 }
 
 TEST(ParamRegistry, OpenSectionsAcceptAnyKey) {
   TempDir d;
-  d.write("exp.yaml", "training:\n  dataloader: {num_workers: 4, pin_memory: true}\n");
+  d.write("exp.yaml",
+          "training:\n  dataloader: {num_workers: 4, pin_memory: true}\n");
   ParamRegistry r;
   r.load_files({d.str() + "/exp.yaml"});
   r.declare_known("training");
@@ -223,7 +235,8 @@ TEST(ParamRegistry, StringListsAcceptMiPrometheusCommaStrings) {
 
 TEST(EditDistance, SuggestsClosestNames) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
-  const auto best = closest("SerialRecal", {"SerialRecall", "ReverseRecall", "LSTM"});
+  const auto best =
+      closest("SerialRecal", {"SerialRecall", "ReverseRecall", "LSTM"});
   ASSERT_FALSE(best.empty());
   EXPECT_EQ(best[0], "SerialRecall");
   EXPECT_TRUE(closest("zzz", {"SerialRecall", "LSTM"}).empty());

@@ -43,8 +43,10 @@ TEST(Statistics, MeanStdMinMaxAndSum) {
   StatisticsCollector col;
   col.add_statistic("acc", "{:12.10f}");
   col.add_statistic("batch_size", "{:06d}");
-  for (double v : {0.5, 0.75, 1.0}) col.collect("acc", v);
-  for (double v : {64, 64, 32}) col.collect("batch_size", v);
+  for (double v : {0.5, 0.75, 1.0})
+    col.collect("acc", v);
+  for (double v : {64, 64, 32})
+    col.collect("batch_size", v);
   StatisticsAggregator agg;
   sdk::add_mean_std_aggregators(agg, "acc", "{:12.10f}");
   agg.add_aggregator("samples_aggregated", "{:06d}");
@@ -55,7 +57,8 @@ TEST(Statistics, MeanStdMinMaxAndSum) {
   EXPECT_DOUBLE_EQ(agg.get("acc_min"), 0.5);
   EXPECT_DOUBLE_EQ(agg.get("acc_max"), 1.0);
   EXPECT_DOUBLE_EQ(agg.get("acc_std"), 0.25);  // unbiased
-  EXPECT_EQ(agg.csv_row(), "0.7500000000,0.5000000000,1.0000000000,0.2500000000,000160");
+  EXPECT_EQ(agg.csv_row(),
+            "0.7500000000,0.5000000000,1.0000000000,0.2500000000,000160");
   StatisticsCollector one;
   one.add_statistic("acc", "{:12.10f}");
   one.collect("acc", 0.3);
@@ -79,7 +82,8 @@ TEST(Statistics, CsvWriterCreatesThenAppends) {
   EXPECT_EQ(test::read(path), "a,b\n1,2\n3,4\n");
 }
 
-sdk::DataDefinition def(std::vector<int64_t> shape, c10::ScalarType t = c10::ScalarType::Float) {
+sdk::DataDefinition def(std::vector<int64_t> shape,
+                        c10::ScalarType t = c10::ScalarType::Float) {
   return {std::move(shape), t, ""};
 }
 
@@ -87,7 +91,8 @@ TEST(Handshake, UnknownDimensionsMatchAnything) {
   EXPECT_TRUE(definition_compatible(def({-1, -1, 11}), def({-1, 5, 11})));
   EXPECT_FALSE(definition_compatible(def({-1, -1, 11}), def({-1, -1, 10})));
   EXPECT_FALSE(definition_compatible(def({-1, 11}), def({-1, -1, 11})));
-  EXPECT_FALSE(definition_compatible(def({-1}), def({-1}, c10::ScalarType::Long)));
+  EXPECT_FALSE(
+      definition_compatible(def({-1}), def({-1}, c10::ScalarType::Long)));
 }
 
 TEST(Handshake, MismatchPrintsBothDefinitions) {
@@ -97,18 +102,23 @@ TEST(Handshake, MismatchPrintsBothDefinitions) {
                                   {{"sequences", def({-1, -1, 11})}},
                                   {{"predictions", def({-1, -1, 8})}}));
   try {
-    check_handshake("P", problem, needs, "M", {{"sequences", def({-1, -1, 12})}},
+    check_handshake("P", problem, needs, "M",
+                    {{"sequences", def({-1, -1, 12})}},
                     {{"logits", def({-1, -1, 8})}});
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("model M needs [sequences] [-1, -1, 12] Float, problem P provides "
-                       "[sequences] [-1, -1, 11] Float"),
-              std::string::npos)
+    EXPECT_NE(
+        msg.find(
+            "model M needs [sequences] [-1, -1, 12] Float, problem P provides "
+            "[sequences] [-1, -1, 11] Float"),
+        std::string::npos)
         << msg;
-    EXPECT_NE(msg.find("needs [predictions] [-1, -1, 8] Float, which model M does not "
-                       "provide (it provides: logits)"),
-              std::string::npos)
+    EXPECT_NE(
+        msg.find(
+            "needs [predictions] [-1, -1, 8] Float, which model M does not "
+            "provide (it provides: logits)"),
+        std::string::npos)
         << msg;
   }
 }
@@ -125,24 +135,31 @@ TEST(Files, AtomicWriteReplacesWholeAndLeavesNoTemporary) {
     ++files;
   }
   EXPECT_EQ(files, 1u);
-  EXPECT_THROW(write_file_atomic((d.path() / "no/such/dir/x").string(), "x"), Error);
+  EXPECT_THROW(write_file_atomic((d.path() / "no/such/dir/x").string(), "x"),
+               Error);
 }
 
 TEST(Experiment, FolderLayoutAndStatus) {
   test::TempDir d;
   const std::string dir = create_experiment_dir(d.str(), "Prob", "Mod", "tag");
-  EXPECT_TRUE(std::filesystem::is_directory(std::filesystem::path(dir) / "models"));
-  EXPECT_EQ(std::filesystem::path(dir).parent_path(), d.path() / "Prob" / "Mod");
+  EXPECT_TRUE(
+      std::filesystem::is_directory(std::filesystem::path(dir) / "models"));
+  EXPECT_EQ(std::filesystem::path(dir).parent_path(),
+            d.path() / "Prob" / "Mod");
   EXPECT_NE(dir.find("_tag"), std::string::npos);
-  const std::string second = create_experiment_dir(d.str(), "Prob", "Mod", "tag");
+  const std::string second =
+      create_experiment_dir(d.str(), "Prob", "Mod", "tag");
   EXPECT_NE(dir, second);
   RunStatus s;
   s.state = RunState::kInterrupted;
   s.terminal_cause = "Interrupted by SIGINT";
   write_status(dir, s);
-  const std::string text = test::read(std::filesystem::path(dir) / "status.yaml");
+  const std::string text =
+      test::read(std::filesystem::path(dir) / "status.yaml");
   EXPECT_NE(text.find("state: interrupted"), std::string::npos) << text;
-  EXPECT_NE(text.find("terminal_cause: Interrupted by SIGINT"), std::string::npos) << text;
+  EXPECT_NE(text.find("terminal_cause: Interrupted by SIGINT"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

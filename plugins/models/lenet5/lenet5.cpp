@@ -25,7 +25,8 @@ class LeNet5 final : public mip::sdk::Model {
   }
 
   DataDefinitions input_definitions() const override {
-    return {{"images", {{-1, 1, 32, 32}, torch::kFloat32, "images [B, 1, 32, 32]"}}};
+    return {{"images",
+             {{-1, 1, 32, 32}, torch::kFloat32, "images [B, 1, 32, 32]"}}};
   }
 
   DataDefinitions output_definitions() const override {
@@ -51,6 +52,8 @@ class LeNet5 final : public mip::sdk::Model {
 
 }  // namespace
 
-MIP_REGISTER_MODEL(LeNet5, "LeNet5",
-                   "classical LeNet-5 on 32x32 grey images: three convolutions, "
-                   "two linear layers (MI-Prometheus's LeNet5)")
+MIP_REGISTER_MODEL(
+    LeNet5,
+    "LeNet5",
+    "classical LeNet-5 on 32x32 grey images: three convolutions, "
+    "two linear layers (MI-Prometheus's LeNet5)")

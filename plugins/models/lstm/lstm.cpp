@@ -27,15 +27,18 @@ class Lstm final : public mip::sdk::Model {
           "lstm_" + std::to_string(l),
           torch::nn::LSTMCell(l == 0 ? input_size_ : hidden_, hidden_)));
     }
-    linear_ = register_module("linear", torch::nn::Linear(hidden_, output_size_));
+    linear_ =
+        register_module("linear", torch::nn::Linear(hidden_, output_size_));
   }
 
   DataDefinitions input_definitions() const override {
-    return {{"sequences", {{-1, -1, input_size_}, torch::kFloat32, "inputs [B, T, I]"}}};
+    return {{"sequences",
+             {{-1, -1, input_size_}, torch::kFloat32, "inputs [B, T, I]"}}};
   }
 
   DataDefinitions output_definitions() const override {
-    return {{"predictions", {{-1, -1, output_size_}, torch::kFloat32, "logits [B, T, O]"}}};
+    return {{"predictions",
+             {{-1, -1, output_size_}, torch::kFloat32, "logits [B, T, O]"}}};
   }
 
   DataDict forward(const DataDict& batch) override {
@@ -51,7 +54,8 @@ class Lstm final : public mip::sdk::Model {
     for (int64_t step = 0; step < t; ++step) {
       torch::Tensor in = x.select(1, step);
       for (size_t l = 0; l < cells_.size(); ++l) {
-        std::tie(h[l], c[l]) = cells_[l]->forward(in, std::make_tuple(h[l], c[l]));
+        std::tie(h[l], c[l]) =
+            cells_[l]->forward(in, std::make_tuple(h[l], c[l]));
         in = h[l];
       }
       outputs.push_back(in);
@@ -69,6 +73,8 @@ class Lstm final : public mip::sdk::Model {
 
 }  // namespace
 
-MIP_REGISTER_MODEL(Lstm, "LSTM",
-                   "stacked LSTM cells stepped over the sequence, then a linear "
-                   "layer per step (MI-Prometheus's LSTM)")
+MIP_REGISTER_MODEL(
+    Lstm,
+    "LSTM",
+    "stacked LSTM cells stepped over the sequence, then a linear "
+    "layer per step (MI-Prometheus's LSTM)")

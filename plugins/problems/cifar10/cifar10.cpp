@@ -17,8 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kPixels = 3 * 32 * 32;     // red, green, blue planes, row-major
-constexpr int64_t kRecord = 1 + kPixels;      // label byte, then the pixels
+constexpr int64_t kPixels = 3 * 32 * 32;  // red, green, blue planes, row-major
+constexpr int64_t kRecord = 1 + kPixels;  // label byte, then the pixels
 constexpr const char* kSubfolder = "cifar-10-batches-bin";
 constexpr const char* kHowToGet =
     "Download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz and "
@@ -30,8 +30,8 @@ constexpr const char* kHowToGet =
 at::Tensor read_batch_file(const fs::path& path) {
   std::error_code ec;
   const auto bytes = static_cast<int64_t>(fs::file_size(path, ec));
-  MIP_CHECK(!ec, mip::DataError, "[", path.string(), "]: cannot stat: ",
-            ec.message());
+  MIP_CHECK(!ec, mip::DataError, "[", path.string(),
+            "]: cannot stat: ", ec.message());
   MIP_CHECK(bytes > 0 && bytes % kRecord == 0, mip::DataError, "[",
             path.string(), "]: file holds ", bytes,
             " bytes, expected a whole number of ", kRecord,
@@ -72,10 +72,9 @@ class Cifar10 final : public mip::plugins::ImageToClassProblem {
       }
     }
     if (dir.empty()) {
-      const std::string what = names.front() +
-                               (names.size() > 1 ? " .. " + names.back() : "") +
-                               " in [" + dirs[0].string() + "] and [" +
-                               dirs[1].string() + "]";
+      const std::string what =
+          names.front() + (names.size() > 1 ? " .. " + names.back() : "") +
+          " in [" + dirs[0].string() + "] and [" + dirs[1].string() + "]";
       MIP_CHECK(fs::is_directory(root, ec), mip::DataError, "[", where_,
                 "data_folder]: folder [", root.string(), "] ",
                 fs::exists(root, ec) ? "is not a folder" : "does not exist",
@@ -93,7 +92,8 @@ class Cifar10 final : public mip::plugins::ImageToClassProblem {
       auto records = read_batch_file(file);
       const auto labels = records.select(1, 0);
       if (labels.max().item<int64_t>() >= num_classes_) {
-        const int64_t at = labels.ge(num_classes_).nonzero()[0][0].item<int64_t>();
+        const int64_t at =
+            labels.ge(num_classes_).nonzero()[0][0].item<int64_t>();
         throw mip::DataError(mip::detail::str(
             "[", file.string(), "]: label ", labels[at].item<int64_t>(),
             " of record ", at, " is not a class index in [0, ", num_classes_,
@@ -113,6 +113,7 @@ class Cifar10 final : public mip::plugins::ImageToClassProblem {
 
 }  // namespace
 
-MIP_REGISTER_PROBLEM(Cifar10, "CIFAR10",
+MIP_REGISTER_PROBLEM(Cifar10,
+                     "CIFAR10",
                      "CIFAR-10: 32x32 colour images, 10 classes (binary "
                      "batches of cifar-10-binary.tar.gz)")

@@ -83,7 +83,8 @@ IdxFile read_idx(const std::string& path, uint32_t magic, const char* what) {
   if (got != magic) {
     std::string hint;
     if (got == kImagesMagic || got == kLabelsMagic)
-      hint = " (an IDX " + std::string(got == kImagesMagic ? "images" : "labels") +
+      hint = " (an IDX " +
+             std::string(got == kImagesMagic ? "images" : "labels") +
              " file: are the files swapped?)";
     throw mip::DataError(mip::detail::str("[", path, "]: ", expected, ", got ",
                                           hex32(got), hint));
@@ -116,7 +117,8 @@ IdxFile read_idx(const std::string& path, uint32_t magic, const char* what) {
 std::string find_file(const fs::path& dir, const std::string& name) {
   std::error_code ec;
   for (const fs::path& p : {dir / name, dir / (name + ".gz")})
-    if (fs::is_regular_file(p, ec)) return p.string();
+    if (fs::is_regular_file(p, ec))
+      return p.string();
   return "";
 }
 
@@ -128,7 +130,8 @@ struct Decoded {
 
 /// `load()`'s result for these files, decoded once per process (keyed by the
 /// paths, sizes and modification times; tensors are shared, never written).
-Decoded decoded(const std::string& images_file, const std::string& labels_file,
+Decoded decoded(const std::string& images_file,
+                const std::string& labels_file,
                 const std::function<Decoded()>& load) {
   static std::mutex mutex;
   static std::map<std::string, Decoded> cache;
@@ -141,7 +144,8 @@ Decoded decoded(const std::string& images_file, const std::string& labels_file,
   }
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, load()).first;
+  if (it == cache.end())
+    it = cache.emplace(key, load()).first;
   return it->second;
 }
 
@@ -151,14 +155,16 @@ Decoded decoded(const std::string& images_file, const std::string& labels_file,
 /// <Name>/raw/ (MI-Prometheus's layout).
 class IdxProblem : public mip::plugins::ImageToClassProblem {
  protected:
-  IdxProblem(mip::sdk::Context& ctx, const std::string& name,
+  IdxProblem(mip::sdk::Context& ctx,
+             const std::string& name,
              const std::string& how_to_get)
       : ImageToClassProblem(ctx, name, 10) {
     const std::string prefix = use_train_data_ ? "train" : "t10k";
     const std::string images_name = prefix + "-images-idx3-ubyte";
     const std::string labels_name = prefix + "-labels-idx1-ubyte";
     const fs::path root(data_folder_);
-    const std::vector<fs::path> dirs = {root, root / name / "raw", root / "raw"};
+    const std::vector<fs::path> dirs = {root, root / name / "raw",
+                                        root / "raw"};
     std::string images_file;
     fs::path dir;
     for (const auto& d : dirs) {
@@ -172,16 +178,16 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
       std::string looked;
       for (const auto& d : dirs)
         looked += (looked.empty() ? "[" : ", [") + d.string() + "]";
-      const std::string what = images_name + " and " + labels_name +
-                               " (plain or .gz) in " + looked;
+      const std::string what =
+          images_name + " and " + labels_name + " (plain or .gz) in " + looked;
       std::error_code ec;
       MIP_CHECK(fs::is_directory(root, ec), mip::DataError, "[", where_,
                 "data_folder]: folder [", root.string(), "] ",
                 fs::exists(root, ec) ? "is not a folder" : "does not exist",
                 "; looked for ", what, ". ", how_to_get);
       throw mip::DataError(mip::detail::str(
-          "[", (root / images_name).string(), "] not found (nor .gz): looked for ",
-          what, ". ", how_to_get));
+          "[", (root / images_name).string(),
+          "] not found (nor .gz): looked for ", what, ". ", how_to_get));
     }
     const std::string labels_file = find_file(dir, labels_name);
     MIP_CHECK(!labels_file.empty(), mip::DataError, "[",
@@ -193,7 +199,8 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
     const Decoded data = decoded(images_file, labels_file, [&] {
       const IdxFile images = read_idx(images_file, kImagesMagic, "images");
       const IdxFile labels = read_idx(labels_file, kLabelsMagic, "labels");
-      const int64_t n = images.dims[0], rows = images.dims[1], cols = images.dims[2];
+      const int64_t n = images.dims[0], rows = images.dims[1],
+                    cols = images.dims[2];
       MIP_CHECK(n > 0 && rows > 0 && cols > 0, mip::DataError, "[", images_file,
                 "]: header says ", n, " images of ", rows, " x ", cols,
                 " pixels; expected at least one non-empty image");
@@ -208,10 +215,12 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
                   static_cast<size_t>(n));
       const int64_t max_label = label_tensor.max().item<int64_t>();
       if (max_label >= num_classes_) {
-        const int64_t at = label_tensor.ge(num_classes_).nonzero()[0][0].item<int64_t>();
+        const int64_t at =
+            label_tensor.ge(num_classes_).nonzero()[0][0].item<int64_t>();
         throw mip::DataError(mip::detail::str(
             "[", labels_file, "]: label ", label_tensor[at].item<int64_t>(),
-            " of sample ", at, " is not a class index in [0, ", num_classes_, ")"));
+            " of sample ", at, " is not a class index in [0, ", num_classes_,
+            ")"));
       }
       return Decoded{image_tensor, label_tensor.to(torch::kInt64)};
     });
@@ -229,7 +238,8 @@ class Mnist final : public IdxProblem {
  public:
   explicit Mnist(mip::sdk::Context& ctx)
       : IdxProblem(
-            ctx, "MNIST",
+            ctx,
+            "MNIST",
             "Download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
             "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz from "
             "http://yann.lecun.com/exdb/mnist/ (mirror: "
@@ -241,9 +251,11 @@ class FashionMnist final : public IdxProblem {
  public:
   explicit FashionMnist(mip::sdk::Context& ctx)
       : IdxProblem(
-            ctx, "FashionMNIST",
+            ctx,
+            "FashionMNIST",
             "Install them with `sudo apt-get install dataset-fashion-mnist` "
-            "(into /usr/share/datasets/fashion-mnist, the default data_folder), "
+            "(into /usr/share/datasets/fashion-mnist, the default "
+            "data_folder), "
             "or download the same four .gz files from "
             "https://github.com/zalandoresearch/fashion-mnist (data/fashion/), "
             "or set data_folder to the folder holding them") {}
@@ -251,9 +263,11 @@ class FashionMnist final : public IdxProblem {
 
 }  // namespace
 
-MIP_REGISTER_PROBLEM(Mnist, "MNIST",
+MIP_REGISTER_PROBLEM(Mnist,
+                     "MNIST",
                      "MNIST handwritten digits: 28x28 grey images, 10 classes "
                      "(IDX files, plain or gzipped)")
-MIP_REGISTER_PROBLEM(FashionMnist, "FashionMNIST",
+MIP_REGISTER_PROBLEM(FashionMnist,
+                     "FashionMNIST",
                      "Fashion-MNIST clothing images: 28x28 grey, 10 classes "
                      "(IDX files, plain or gzipped)")

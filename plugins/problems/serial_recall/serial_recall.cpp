@@ -50,8 +50,12 @@ class SerialRecall final : public mip::sdk::Problem {
     const int64_t in = control_bits_ + data_bits_;
     return {
         {"sequences", {{-1, -1, in}, torch::kFloat32, "inputs [B, 2L+2, C+D]"}},
-        {"targets", {{-1, -1, data_bits_}, torch::kFloat32, "targets [B, 2L+2, D]"}},
-        {"masks", {{-1, -1, 1}, torch::kUInt8, "1 where the target counts [B, 2L+2, 1]"}},
+        {"targets",
+         {{-1, -1, data_bits_}, torch::kFloat32, "targets [B, 2L+2, D]"}},
+        {"masks",
+         {{-1, -1, 1},
+          torch::kUInt8,
+          "1 where the target counts [B, 2L+2, 1]"}},
         {"sequences_length", {{-1, 1}, torch::kInt32, "L [B, 1]"}},
         {"num_subsequences", {{-1, 1}, torch::kInt8, "1 [B, 1]"}},
     };
@@ -77,19 +81,22 @@ class SerialRecall final : public mip::sdk::Problem {
     // Draw order: command line, length, bits (as MI-Prometheus).
     int64_t command_line = -1;
     if (use_control_lines_ && control_bits_ > 2) {
-      command_line = randomize_control_lines_
-                         ? torch::randint(2, control_bits_, {1}, gen).item<int64_t>()
-                         : control_bits_ - 1;
+      command_line =
+          randomize_control_lines_
+              ? torch::randint(2, control_bits_, {1}, gen).item<int64_t>()
+              : control_bits_ - 1;
     }
     const int64_t max_len = max_length_.load();
-    const int64_t len = torch::randint(min_length_, max_len + 1, {1}, gen).item<int64_t>();
+    const int64_t len =
+        torch::randint(min_length_, max_len + 1, {1}, gen).item<int64_t>();
     const auto bits =
         torch::bernoulli(torch::full({b, len, data_bits_}, bias_), gen);
     const int64_t t = 2 * len + 2;
     using torch::indexing::Slice;
     auto inputs = torch::zeros({b, t, control_bits_ + data_bits_});
     inputs.index_put_({Slice(), 0, 0}, 1.0);  // store marker
-    inputs.index_put_({Slice(), Slice(1, len + 1), Slice(control_bits_, None)}, bits);
+    inputs.index_put_({Slice(), Slice(1, len + 1), Slice(control_bits_, None)},
+                      bits);
     inputs.index_put_({Slice(), len + 1, 1}, 1.0);  // recall marker
     if (command_line >= 0)
       inputs.index_put_({Slice(), Slice(len + 2, None), command_line}, 1.0);
@@ -106,7 +113,8 @@ class SerialRecall final : public mip::sdk::Problem {
     return out;
   }
 
-  at::Tensor evaluate_loss(const DataDict& batch, const DataDict& predictions) override {
+  at::Tensor evaluate_loss(const DataDict& batch,
+                           const DataDict& predictions) override {
     const auto& logits = predictions.at("predictions");
     const auto& targets = batch.at("targets");
     if (!use_mask_)
@@ -124,7 +132,8 @@ class SerialRecall final : public mip::sdk::Problem {
     col.add_statistic("batch_size", "{:06d}");
   }
 
-  void collect_statistics(mip::sdk::StatisticsCollector& col, const DataDict& batch,
+  void collect_statistics(mip::sdk::StatisticsCollector& col,
+                          const DataDict& batch,
                           const DataDict& predictions) override {
     const auto& logits = predictions.at("predictions");
     const auto correct =
@@ -132,13 +141,15 @@ class SerialRecall final : public mip::sdk::Problem {
     double acc;
     if (use_mask_) {
       const auto mask = batch.at("masks").to(logits.scalar_type());
-      acc = ((correct * mask).sum() / (mask.sum() * logits.size(-1))).item<double>();
+      acc = ((correct * mask).sum() / (mask.sum() * logits.size(-1)))
+                .item<double>();
     } else {
       acc = correct.mean().item<double>();
     }
     col.collect("acc", acc);
     col.collect("seq_length",
-                static_cast<double>(batch.at("sequences_length").max().item<int32_t>()));
+                static_cast<double>(
+                    batch.at("sequences_length").max().item<int32_t>()));
     col.collect("max_seq_length", static_cast<double>(max_length_.load()));
     col.collect("batch_size", static_cast<double>(logits.size(0)));
   }
@@ -154,18 +165,22 @@ class SerialRecall final : public mip::sdk::Problem {
     mip::sdk::aggregate_sum(col, agg, "batch_size", "samples_aggregated");
   }
 
-  void curriculum_learning_initialize(const mip::sdk::ParamView& section) override {
-    if (!section.has("initial_max_sequence_length")) return;
+  void curriculum_learning_initialize(
+      const mip::sdk::ParamView& section) override {
+    if (!section.has("initial_max_sequence_length"))
+      return;
     initial_max_length_ = section.get<int64_t>("initial_max_sequence_length");
     MIP_CHECK(initial_max_length_ >= min_length_, mip::ParameterError, "[",
-              section.path(), ".initial_max_sequence_length] (", initial_max_length_,
-              ") must be >= min_sequence_length (", min_length_, ")");
+              section.path(), ".initial_max_sequence_length] (",
+              initial_max_length_, ") must be >= min_sequence_length (",
+              min_length_, ")");
   }
 
   /// max length = initial + completed epochs, capped; done once past the cap
   /// (the rule MI-Prometheus intended; its HEAD froze at initial + 1).
   bool curriculum_learning_update_params(int64_t episode) override {
-    if (initial_max_length_ < 0) return true;
+    if (initial_max_length_ < 0)
+      return true;
     const int64_t epoch_size = (size_ + batch_size_ - 1) / batch_size_;
     int64_t len = initial_max_length_ + (episode + 1) / epoch_size;
     bool done = false;
@@ -179,16 +194,20 @@ class SerialRecall final : public mip::sdk::Problem {
 
  private:
   static constexpr auto None = torch::indexing::None;
-  int64_t control_bits_ = 2, data_bits_ = 8, min_length_ = 1, max_max_length_ = 1;
+  int64_t control_bits_ = 2, data_bits_ = 8, min_length_ = 1,
+          max_max_length_ = 1;
   int64_t size_ = 0, batch_size_ = 1, initial_max_length_ = -1;
   double bias_ = 0.5;
-  bool use_control_lines_ = true, randomize_control_lines_ = true, use_mask_ = true;
+  bool use_control_lines_ = true, randomize_control_lines_ = true,
+       use_mask_ = true;
   std::atomic<int64_t> max_length_{1};
 };
 
 }  // namespace
 
-MIP_REGISTER_PROBLEM(SerialRecall, "SerialRecallCommandLines",
-                     "serial recall (copy task): store L random bit items, recall "
-                     "them after a marker",
-                     "SerialRecall")
+MIP_REGISTER_PROBLEM(
+    SerialRecall,
+    "SerialRecallCommandLines",
+    "serial recall (copy task): store L random bit items, recall "
+    "them after a marker",
+    "SerialRecall")

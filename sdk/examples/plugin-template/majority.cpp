@@ -38,7 +38,8 @@ class MajorityBits final : public mip::sdk::Problem {
 
   at::Tensor evaluate_loss(const mip::sdk::DataDict& batch,
                            const mip::sdk::DataDict& predictions) override {
-    return torch::cross_entropy_loss(predictions.at("predictions"), batch.at("targets"));
+    return torch::cross_entropy_loss(predictions.at("predictions"),
+                                     batch.at("targets"));
   }
 
   void add_statistics(mip::sdk::StatisticsCollector& col) override {
@@ -47,7 +48,8 @@ class MajorityBits final : public mip::sdk::Problem {
   void collect_statistics(mip::sdk::StatisticsCollector& col,
                           const mip::sdk::DataDict& batch,
                           const mip::sdk::DataDict& predictions) override {
-    const auto hits = predictions.at("predictions").argmax(1).eq(batch.at("targets"));
+    const auto hits =
+        predictions.at("predictions").argmax(1).eq(batch.at("targets"));
     col.collect("acc", hits.to(torch::kDouble).mean().item<double>());
   }
   void add_aggregators(mip::sdk::StatisticsAggregator& agg) override {
@@ -64,5 +66,6 @@ class MajorityBits final : public mip::sdk::Problem {
 
 }  // namespace
 
-MIP_REGISTER_PROBLEM(MajorityBits, "MajorityBits",
+MIP_REGISTER_PROBLEM(MajorityBits,
+                     "MajorityBits",
                      "template: is the majority of random bits set?")

@@ -13,19 +13,22 @@ class Mlp final : public mip::sdk::Model {
     const int64_t hidden = ctx.params().get<int64_t>("hidden_size");
     hidden_ = register_module("hidden", torch::nn::Linear(in_, hidden));
     out_ = register_module("out", torch::nn::Linear(hidden, classes_));
-    ctx.logger().info("Mlp " + std::to_string(in_) + " -> " + std::to_string(hidden) +
-                      " -> " + std::to_string(classes_));
+    ctx.logger().info("Mlp " + std::to_string(in_) + " -> " +
+                      std::to_string(hidden) + " -> " +
+                      std::to_string(classes_));
   }
 
   mip::sdk::DataDefinitions input_definitions() const override {
     return {{"inputs", {{-1, in_}, torch::kFloat32, "features [B, I]"}}};
   }
   mip::sdk::DataDefinitions output_definitions() const override {
-    return {{"predictions", {{-1, classes_}, torch::kFloat32, "logits [B, C]"}}};
+    return {
+        {"predictions", {{-1, classes_}, torch::kFloat32, "logits [B, C]"}}};
   }
   mip::sdk::DataDict forward(const mip::sdk::DataDict& batch) override {
     mip::sdk::DataDict out;
-    out["predictions"] = out_->forward(torch::relu(hidden_->forward(batch.at("inputs"))));
+    out["predictions"] =
+        out_->forward(torch::relu(hidden_->forward(batch.at("inputs"))));
     return out;
   }
 

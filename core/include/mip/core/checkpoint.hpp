@@ -22,8 +22,8 @@ struct CheckpointMeta {
   std::string problem_name;
   int64_t episode = 0;
   int64_t epoch = 0;
-  double loss = 0.0;             ///< validation loss the checkpoint was saved on
-  std::string status;            ///< MI-Prometheus's status string
+  double loss = 0.0;   ///< validation loss the checkpoint was saved on
+  std::string status;  ///< MI-Prometheus's status string
   std::string timestamp;
   double best_loss = 0.0;
   int64_t best_episode = -1;
@@ -36,7 +36,8 @@ using CheckpointExtra = std::map<std::string, at::Tensor>;
 
 /// Saves weights, optimizer state (when given), the torch CPU RNG state,
 /// `extra` and `meta` to `path` atomically (temporary file, then rename).
-void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+void save_checkpoint(const std::string& path,
+                     const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer,
                      const CheckpointMeta& meta,
                      const CheckpointExtra* extra = nullptr);
@@ -44,7 +45,8 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
 /// Loads `path` into `model` (and `optimizer`, `extra` when given; the torch
 /// CPU RNG state when `restore_rng`); throws mip::DataError naming the file
 /// when it is truncated, foreign or does not match the model.
-CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module& model,
+CheckpointMeta load_checkpoint(const std::string& path,
+                               torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer = nullptr,
                                CheckpointExtra* extra = nullptr,
                                bool restore_rng = false);

@@ -8,7 +8,8 @@ namespace mip {
 /// The state of a run, as status.yaml records it.
 enum class RunState { kRunning, kFinished, kFailed, kInterrupted };
 
-/// status.yaml: written atomically at start, at every checkpoint and at the end.
+/// status.yaml: written atomically at start, at every checkpoint and at the
+/// end.
 struct RunStatus {
   RunState state = RunState::kRunning;
   std::string terminal_cause;  ///< MI-Prometheus's status string or the error
@@ -16,8 +17,8 @@ struct RunStatus {
   int64_t epoch = 0;
   double best_validation_loss = -1.0;
   int64_t best_episode = -1;
-  std::string started;   ///< ISO time
-  std::string worker;    ///< mip-online-trainer, ...
+  std::string started;  ///< ISO time
+  std::string worker;   ///< mip-online-trainer, ...
   // Timing of this process's training (written when measured):
   double first_episode_unix = 0.0;  ///< wall clock at the first episode's start
   int64_t timed_episodes = 0;       ///< episodes after the warm-up
@@ -35,7 +36,8 @@ std::string create_experiment_dir(const std::string& root,
 
 /// Creates `<parent>/<prefix><YYYYMMDD_HHMMSS>[_<tag>]/` (a new name each
 /// time: waits for the next second when taken).
-std::string create_timestamped_dir(const std::string& parent, const std::string& prefix,
+std::string create_timestamped_dir(const std::string& parent,
+                                   const std::string& prefix,
                                    const std::string& savetag);
 
 /// Writes `<dir>/status.yaml` atomically.

@@ -108,7 +108,8 @@ class PluginLoader {
   std::vector<size_t> component_rank_;
   std::vector<PluginFailure> failures_;
   std::vector<std::string> warnings_;
-  std::vector<std::string> duplicates_;  // "kind:name" provided twice in a folder
+  std::vector<std::string>
+      duplicates_;  // "kind:name" provided twice in a folder
   std::vector<std::string> loaded_paths_;
   bool discovered_ = false;
   bool allow_insecure_ = false;

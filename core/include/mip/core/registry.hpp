@@ -35,14 +35,17 @@ class ParamRegistry {
   void apply_override(const std::string& assignment);
   /// Adds default parameters (YAML text) under `path`; they lose to config.
   /// `origin` names their source in messages ("defaults of LSTM (liblstm.so)").
-  void add_defaults(const std::string& path, const std::string& yaml_text,
+  void add_defaults(const std::string& path,
+                    const std::string& yaml_text,
                     const std::string& origin);
   /// Adds one numeric default under `path` (e.g. a problem's default value).
-  void add_default_number(const std::string& path, double value,
+  void add_default_number(const std::string& path,
+                          double value,
                           const std::string& origin);
   /// Writes a value into the configuration itself (e.g. a seed drawn at
   /// random), so that it is saved and wins like a config value.
-  void set_value(const std::string& path, const std::string& yaml_value,
+  void set_value(const std::string& path,
+                 const std::string& yaml_value,
                  const std::string& origin);
 
   /// Accepts `path` as a known key (framework keys); `open` accepts any key

@@ -36,7 +36,8 @@ class StatisticsTable {
 class StatisticsCollector final : public sdk::StatisticsCollector,
                                   public StatisticsTable {
  public:
-  void add_statistic(const std::string& key, const std::string& format) override;
+  void add_statistic(const std::string& key,
+                     const std::string& format) override;
   void collect(const std::string& key, double value) override;
   const std::vector<double>& values(const std::string& key) const override;
   /// Forgets every value (keys stay).
@@ -56,7 +57,8 @@ class StatisticsCollector final : public sdk::StatisticsCollector,
 class StatisticsAggregator final : public sdk::StatisticsAggregator,
                                    public StatisticsTable {
  public:
-  void add_aggregator(const std::string& key, const std::string& format) override;
+  void add_aggregator(const std::string& key,
+                      const std::string& format) override;
   void set(const std::string& key, double value) override;
   double get(const std::string& key) const;
   std::string csv_row() const;

@@ -10,13 +10,13 @@
 #include <condition_variable>
 #include <exception>
 #include <functional>
-#include <mutex>
-#include <thread>
-#include <type_traits>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <mip/core/checkpoint.hpp>
@@ -58,7 +58,8 @@ struct SamplerSpec {
   std::string name;              ///< "" when none is configured
   std::vector<int64_t> indices;  ///< SubsetRandomSampler's subset (empty: all)
   bool shuffle = true;           ///< new order every epoch
-  static SamplerSpec from_config(const ParamRegistry& registry, const std::string& section);
+  static SamplerSpec from_config(const ParamRegistry& registry,
+                                 const std::string& section);
 };
 
 /// The batches of one problem, each a pure function of (seed, stream, index):
@@ -67,8 +68,11 @@ struct SamplerSpec {
 /// batches.
 class BatchStream {
  public:
-  BatchStream(std::shared_ptr<sdk::Problem> problem, int64_t batch_size, uint64_t seed,
-              uint64_t stream, SamplerSpec sampler);
+  BatchStream(std::shared_ptr<sdk::Problem> problem,
+              int64_t batch_size,
+              uint64_t seed,
+              uint64_t stream,
+              SamplerSpec sampler);
   /// ceil(samples / batch_size): episodes per epoch.
   int64_t batches_per_epoch() const;
   /// The batch with the given global index.
@@ -137,8 +141,8 @@ std::string blas_warning();
 
 /// Builds a torch optimizer from a section such as `training.optimizer`
 /// (`name` plus keyword arguments; unknown arguments are errors).
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const sdk::ParamView& section,
-                                                        std::vector<torch::Tensor> params);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(
+    const sdk::ParamView& section, std::vector<torch::Tensor> params);
 
 /// A learning-rate schedule, stepped at epoch ends and validations.
 class LrScheduler {
@@ -148,7 +152,8 @@ class LrScheduler {
   virtual void validation(double loss) = 0;
   /// State to checkpoint, and its restoration on resume.
   virtual std::vector<double> state() const = 0;
-  virtual void restore(const std::vector<double>& state, int64_t epochs_done) = 0;
+  virtual void restore(const std::vector<double>& state,
+                       int64_t epochs_done) = 0;
 };
 
 /// Builds a scheduler from `training.scheduler` (StepLR, MultiStepLR,
@@ -182,23 +187,34 @@ class Session {
   /// checked once `model_known`.
   void check_keys(bool model_known);
   void log_plugin_warnings();
-  std::shared_ptr<sdk::Problem> build_problem(const Component& c, const std::string& section);
+  std::shared_ptr<sdk::Problem> build_problem(const Component& c,
+                                              const std::string& section);
   /// Adds the problem's default values (sizes) as defaults of `model`.
-  void add_problem_values(const sdk::Problem& problem, const std::string& problem_name);
+  void add_problem_values(const sdk::Problem& problem,
+                          const std::string& problem_name);
   std::shared_ptr<sdk::Model> build_model(const Component& c);
   void check_fit(const sdk::Problem& problem, const std::string& section);
   void seed(const std::string& section);
   void setup_device();
   void log_model_summary();
   /// Declares the worker's, the problem's and the model's statistics.
-  void declare_statistics(sdk::Problem& problem, StatisticsSet& stats, bool with_epoch);
+  void declare_statistics(sdk::Problem& problem,
+                          StatisticsSet& stats,
+                          bool with_epoch);
   /// Forward, loss and statistics of one batch; returns the loss value.
-  double forward_and_collect(sdk::Problem& problem, const sdk::DataDict& batch,
-                             StatisticsCollector& col, int64_t episode, int64_t epoch,
+  double forward_and_collect(sdk::Problem& problem,
+                             const sdk::DataDict& batch,
+                             StatisticsCollector& col,
+                             int64_t episode,
+                             int64_t epoch,
                              torch::Tensor* loss_out);
-  void aggregate(const StatisticsCollector& col, StatisticsAggregator& agg,
-                 sdk::Problem& problem, int64_t episode);
-  sdk::DataDict next_batch(BatchStream& stream, int64_t index, const std::string& what);
+  void aggregate(const StatisticsCollector& col,
+                 StatisticsAggregator& agg,
+                 sdk::Problem& problem,
+                 int64_t episode);
+  sdk::DataDict next_batch(BatchStream& stream,
+                           int64_t index,
+                           const std::string& what);
   /// Runs plugin code, naming the component when it throws. `who` is a
   /// string, or a callable making one (built only on error: the hot path
   /// formats nothing).
@@ -243,11 +259,18 @@ class Trainer final : public Session {
  private:
   double partial_validation(int64_t episode, int64_t epoch);
   double full_validation(int64_t episode, int64_t epoch);
-  CheckpointMeta meta(int64_t episode, int64_t epoch, double loss,
+  CheckpointMeta meta(int64_t episode,
+                      int64_t epoch,
+                      double loss,
                       const std::string& status) const;
-  void save_best_if_better(double loss, int64_t episode, int64_t epoch,
+  void save_best_if_better(double loss,
+                           int64_t episode,
+                           int64_t epoch,
                            const std::string& status);
-  void save_last(int64_t episode, int64_t epoch, double loss, const std::string& status);
+  void save_last(int64_t episode,
+                 int64_t epoch,
+                 double loss,
+                 const std::string& status);
   void resume_from_checkpoint();
   void curriculum_at(int64_t episode);
   bool curriculum_enabled() const;
@@ -299,7 +322,9 @@ class Tester final : public Session {
 
 /// Runs a worker body, mapping errors to exit codes, logging them and
 /// marking the experiment failed (what was written stays).
-int run_worker(const std::function<int()>& body, Session* session, const std::string& worker);
+int run_worker(const std::function<int()>& body,
+               Session* session,
+               const std::string& worker);
 
 /// Removes the rows of a statistics CSV whose `episode` column is above
 /// `last_episode` (used on resume; rewritten atomically).

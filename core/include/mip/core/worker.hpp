@@ -8,36 +8,36 @@ namespace mip {
 
 /// Process exit codes of every worker (documented in docs/05-workers.md).
 enum ExitCode : int {
-  kExitOk = 0,           ///< finished (converged or a limit reached)
-  kExitFailed = 1,       ///< training failed (plugin error, NaN loss, I/O)
-  kExitUsage = 2,        ///< bad command line
-  kExitConfig = 3,       ///< bad configuration (file, key, value, handshake)
-  kExitPlugin = 4,       ///< a plugin could not be found or loaded
-  kExitNoCuda = 5,       ///< --gpu without a usable CUDA device
-  kExitInterrupted = 130 ///< stopped by SIGINT/SIGTERM after saving
+  kExitOk = 0,            ///< finished (converged or a limit reached)
+  kExitFailed = 1,        ///< training failed (plugin error, NaN loss, I/O)
+  kExitUsage = 2,         ///< bad command line
+  kExitConfig = 3,        ///< bad configuration (file, key, value, handshake)
+  kExitPlugin = 4,        ///< a plugin could not be found or loaded
+  kExitNoCuda = 5,        ///< --gpu without a usable CUDA device
+  kExitInterrupted = 130  ///< stopped by SIGINT/SIGTERM after saving
 };
 
 /// The command line shared by the single-run workers (MI-Prometheus's flags
 /// keep their meaning; ours add overrides, plugin paths and seeds).
 struct WorkerOptions {
-  std::string worker;                 ///< program name
-  std::vector<std::string> configs;   ///< --config a.yaml,b.yaml (first wins)
-  std::string model_checkpoint;       ///< --model
-  bool gpu = false;                   ///< --gpu
+  std::string worker;                ///< program name
+  std::vector<std::string> configs;  ///< --config a.yaml,b.yaml (first wins)
+  std::string model_checkpoint;      ///< --model
+  bool gpu = false;                  ///< --gpu
   std::string expdir = "./experiments";
   std::string savetag;
-  std::string log_level = "info";     ///< --log-level / --ll
-  int64_t log_interval = 100;         ///< --li
-  bool agree = false;                 ///< --agree: wait for Enter after config
-  std::vector<std::string> sets;      ///< --set key=value
+  std::string log_level = "info";  ///< --log-level / --ll
+  int64_t log_interval = 100;      ///< --li
+  bool agree = false;              ///< --agree: wait for Enter after config
+  std::vector<std::string> sets;   ///< --set key=value
   std::vector<std::string> plugin_paths;
-  std::optional<int64_t> seed;        ///< --seed: both seeds
-  bool lenient = false;               ///< unknown keys warn instead of fail
+  std::optional<int64_t> seed;  ///< --seed: both seeds
+  bool lenient = false;         ///< unknown keys warn instead of fail
   bool allow_insecure_plugin_dir = false;  ///< load from world-writable folders
-  std::optional<int> tensorboard;     ///< accepted, reported as unsupported
-  std::optional<int> visualize;       ///< accepted, reported as unsupported
-  std::string resume;                 ///< --resume <experiment folder>
-  std::optional<int> threads;         ///< --threads: LibTorch intra-op threads
+  std::optional<int> tensorboard;  ///< accepted, reported as unsupported
+  std::optional<int> visualize;    ///< accepted, reported as unsupported
+  std::string resume;              ///< --resume <experiment folder>
+  std::optional<int> threads;      ///< --threads: LibTorch intra-op threads
 };
 
 /// Which flags a worker takes.
@@ -45,7 +45,8 @@ enum class WorkerKind { kTrainer, kTester };
 
 /// Parses the command line; returns nullopt after printing --help, throws
 /// mip::ConfigError (exit kExitUsage) on bad flags.
-std::optional<WorkerOptions> parse_worker_options(int argc, char** argv,
+std::optional<WorkerOptions> parse_worker_options(int argc,
+                                                  char** argv,
                                                   const std::string& worker,
                                                   const std::string& summary,
                                                   WorkerKind kind);

@@ -16,7 +16,8 @@ namespace mip::sdk {
 /// Shape and dtype of one named tensor; -1 marks a dimension known only at
 /// run time (batch size, sequence length).
 /// Example:
-///   DataDefinition{{-1, -1, 10}, torch::kFloat32, "input sequences [B, T, C+D]"}
+///   DataDefinition{{-1, -1, 10}, torch::kFloat32, "input sequences [B, T,
+///   C+D]"}
 struct DataDefinition {
   std::vector<int64_t> shape;
   c10::ScalarType dtype = c10::ScalarType::Float;
@@ -26,7 +27,8 @@ struct DataDefinition {
   std::string to_string() const {
     std::ostringstream os;
     os << "[";
-    for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+    for (size_t i = 0; i < shape.size(); ++i)
+      os << (i ? ", " : "") << shape[i];
     os << "] " << c10::toString(dtype);
     return os.str();
   }
@@ -51,7 +53,8 @@ class DataDict {
     auto it = map_.find(key);
     if (it == map_.end()) {
       std::string present;
-      for (const auto& kv : map_) present += (present.empty() ? "" : ", ") + kv.first;
+      for (const auto& kv : map_)
+        present += (present.empty() ? "" : ", ") + kv.first;
       throw DataError("data dict has no key [" + key + "]; it holds [" +
                       present + "]");
     }
@@ -70,10 +73,10 @@ class DataDict {
   DataDict to(c10::Device device, bool non_blocking = false) const {
     DataDict out;
     for (const auto& kv : map_) {
-      out.map_[kv.first] = kv.second.defined()
-                               ? kv.second.to(kv.second.options().device(device),
-                                              non_blocking)
-                               : kv.second;
+      out.map_[kv.first] =
+          kv.second.defined()
+              ? kv.second.to(kv.second.options().device(device), non_blocking)
+              : kv.second;
     }
     return out;
   }

@@ -58,16 +58,17 @@ std::string str(const Args&... args) {
 }  // namespace mip
 
 /// Throws `ErrorType(message)` when `cond` is false; for errors users can fix.
-#define MIP_CHECK(cond, ErrorType, ...)                         \
-  do {                                                          \
-    if (!(cond)) throw ErrorType(::mip::detail::str(__VA_ARGS__)); \
+#define MIP_CHECK(cond, ErrorType, ...)                 \
+  do {                                                  \
+    if (!(cond))                                        \
+      throw ErrorType(::mip::detail::str(__VA_ARGS__)); \
   } while (0)
 
 /// Internal invariant; a failure is a bug in MI-Prometheus C++.
-#define MIP_INTERNAL_ASSERT(cond)                                          \
-  do {                                                                     \
-    if (!(cond))                                                           \
-      throw ::mip::Error(::mip::detail::str("internal error: ", #cond,     \
-                                            " at ", __FILE__, ":", __LINE__, \
-                                            " (please report it)"));       \
+#define MIP_INTERNAL_ASSERT(cond)                                              \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      throw ::mip::Error(::mip::detail::str("internal error: ", #cond, " at ", \
+                                            __FILE__, ":", __LINE__,           \
+                                            " (please report it)"));           \
   } while (0)

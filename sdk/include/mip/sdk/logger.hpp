@@ -7,8 +7,8 @@ namespace mip::sdk {
 /// Severity of a log message (as spdlog's levels).
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical };
 
-/// The log a component writes to; the host routes it to console and training.log.
-/// Example:
+/// The log a component writes to; the host routes it to console and
+/// training.log. Example:
 ///   ctx.logger().info("generated " + std::to_string(n) + " samples");
 class Logger {
  public:

@@ -8,10 +8,11 @@
 
 namespace mip::sdk {
 
-/// Read-only view of one section of the configuration (e.g. `training.problem`).
-/// Values are the component's manifest defaults overridden by the config files
-/// and `--set`. Getters throw mip::ParameterError naming the full key path, the
-/// file and line it came from, and what was expected. Keys may be dotted
+/// Read-only view of one section of the configuration (e.g.
+/// `training.problem`). Values are the component's manifest defaults overridden
+/// by the config files and `--set`. Getters throw mip::ParameterError naming
+/// the full key path, the file and line it came from, and what was expected.
+/// Keys may be dotted
 /// (`conv1.out_channels`).
 /// Example:
 ///   const int64_t bits = params.get<int64_t>("data_bits");

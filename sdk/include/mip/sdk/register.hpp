@@ -52,7 +52,8 @@ MIP_DETAIL_HIDDEN inline Registry& registry() {
 }
 
 inline std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -100,7 +101,8 @@ namespace mip::sdk::detail {
 /// Records one component at library load time.
 template <typename Base, typename T>
 struct ComponentRegistrar {
-  ComponentRegistrar(ComponentKind kind, const char* name,
+  ComponentRegistrar(ComponentKind kind,
+                     const char* name,
                      std::initializer_list<const char*> rest) {
     static_assert(std::is_base_of_v<Base, T>,
                   "MIP_REGISTER_PROBLEM needs a class derived from "
@@ -149,18 +151,22 @@ struct DefaultsRegistrar {
 
 /// Registers `Class` (derived from mip::sdk::Problem) under `Name`; then a
 /// one-line description and any aliases.
-#define MIP_REGISTER_PROBLEM(Class, Name, ...)                               \
-  namespace {                                                                \
-  const ::mip::sdk::detail::ComponentRegistrar<::mip::sdk::Problem, Class>   \
-      MIP_DETAIL_CAT(mip_registrar_, __LINE__)(                              \
-          ::mip::sdk::ComponentKind::kProblem, Name, {__VA_ARGS__});         \
+#define MIP_REGISTER_PROBLEM(Class, Name, ...)                             \
+  namespace {                                                              \
+  const ::mip::sdk::detail::ComponentRegistrar<::mip::sdk::Problem, Class> \
+      MIP_DETAIL_CAT(mip_registrar_,                                       \
+                     __LINE__)(::mip::sdk::ComponentKind::kProblem,        \
+                               Name,                                       \
+                               {__VA_ARGS__});                             \
   }
 
 /// Registers `Class` (derived from mip::sdk::Model) under `Name`; then a
 /// one-line description and any aliases.
-#define MIP_REGISTER_MODEL(Class, Name, ...)                                 \
-  namespace {                                                                \
-  const ::mip::sdk::detail::ComponentRegistrar<::mip::sdk::Model, Class>     \
-      MIP_DETAIL_CAT(mip_registrar_, __LINE__)(                              \
-          ::mip::sdk::ComponentKind::kModel, Name, {__VA_ARGS__});           \
+#define MIP_REGISTER_MODEL(Class, Name, ...)                             \
+  namespace {                                                            \
+  const ::mip::sdk::detail::ComponentRegistrar<::mip::sdk::Model, Class> \
+      MIP_DETAIL_CAT(mip_registrar_,                                     \
+                     __LINE__)(::mip::sdk::ComponentKind::kModel,        \
+                               Name,                                     \
+                               {__VA_ARGS__});                           \
   }

@@ -37,7 +37,8 @@ class StatisticsAggregator {
   virtual void set(const std::string& key, double value) = 0;
 };
 
-/// Declares `key`, `key_min`, `key_max` and `key_std` (MI-Prometheus's columns).
+/// Declares `key`, `key_min`, `key_max` and `key_std` (MI-Prometheus's
+/// columns).
 inline void add_mean_std_aggregators(StatisticsAggregator& agg,
                                      const std::string& key,
                                      const std::string& format) {
@@ -50,12 +51,15 @@ inline void aggregate_mean_std(const StatisticsCollector& col,
                                StatisticsAggregator& agg,
                                const std::string& key) {
   const std::vector<double>& v = col.values(key);
-  if (v.empty()) return;
+  if (v.empty())
+    return;
   double sum = 0.0;
-  for (double x : v) sum += x;
+  for (double x : v)
+    sum += x;
   const double mean = sum / static_cast<double>(v.size());
   double sq = 0.0;
-  for (double x : v) sq += (x - mean) * (x - mean);
+  for (double x : v)
+    sq += (x - mean) * (x - mean);
   const double std =
       v.size() > 1 ? std::sqrt(sq / static_cast<double>(v.size() - 1)) : 0.0;
   agg.set(key, mean);
@@ -66,10 +70,12 @@ inline void aggregate_mean_std(const StatisticsCollector& col,
 
 /// Sets `agg_key` to the sum of `key`'s values (e.g. samples_aggregated).
 inline void aggregate_sum(const StatisticsCollector& col,
-                          StatisticsAggregator& agg, const std::string& key,
+                          StatisticsAggregator& agg,
+                          const std::string& key,
                           const std::string& agg_key) {
   double sum = 0.0;
-  for (double x : col.values(key)) sum += x;
+  for (double x : col.values(key))
+    sum += x;
   agg.set(agg_key, sum);
 }
 
