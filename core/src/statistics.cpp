@@ -157,25 +157,112 @@ void CsvWriter::open(const std::string& path,
   MIP_CHECK(file_ != nullptr, Error, "cannot open [", path,
             "] for writing: ", std::strerror(errno));
   path_ = path;
+  stop_ = false;
   if (!append || !exists)
     std::fprintf(file_, "%s\n", header.c_str());
 }
 
 void CsvWriter::write(const std::string& row) {
   MIP_INTERNAL_ASSERT(file_ != nullptr);
+  flush();  // after the queued rows
   std::fwrite(row.data(), 1, row.size(), file_);
   std::fputc('\n', file_);
 }
 
+void CsvWriter::write_last(const StatisticsCollector& col) {
+  const auto& keys = col.keys();
+  if (formats_.size() != keys.size()) {
+    flush();
+    formats_.clear();
+    for (const auto& k : keys)
+      formats_.push_back(col.format(k));
+  }
+  for (const auto& k : keys) {
+    const auto& v = col.values(k);
+    staged_.values.push_back(v.empty() ? 0.0 : v.back());
+    staged_.present.push_back(v.empty() ? 0 : 1);
+  }
+}
+
+void CsvWriter::format_and_write(const Rows& rows) {
+  std::string out;
+  const size_t cols = formats_.size();
+  out.reserve(rows.values.size() * 14);
+  for (size_t i = 0; i < rows.values.size(); ++i) {
+    const size_t c = i % cols;
+    if (c)
+      out += ',';
+    if (rows.present[i])
+      append_statistic(out, formats_[c], rows.values[i]);
+    if (c + 1 == cols)
+      out += '\n';
+  }
+  std::fwrite(out.data(), 1, out.size(), file_);
+  std::fflush(file_);
+}
+
+void CsvWriter::loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || !pending_.values.empty(); });
+    if (pending_.values.empty())
+      return;  // stopping, nothing left
+    Rows rows;
+    std::swap(rows, pending_);
+    lock.unlock();
+    format_and_write(rows);
+    lock.lock();
+    if (pending_.values.empty())
+      busy_ = false;
+    cv_.notify_all();
+  }
+}
+
+void CsvWriter::flush_async() {
+  if (staged_.values.empty() || file_ == nullptr)
+    return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!thread_.joinable())
+    thread_ = std::thread([this] { loop(); });
+  auto& p = pending_;
+  p.values.insert(p.values.end(), staged_.values.begin(), staged_.values.end());
+  p.present.insert(p.present.end(), staged_.present.begin(),
+                   staged_.present.end());
+  staged_.values.clear();
+  staged_.present.clear();
+  busy_ = true;
+  cv_.notify_all();
+}
+
 void CsvWriter::flush() {
-  if (file_)
-    std::fflush(file_);
+  if (file_ == nullptr)
+    return;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return !busy_; });
+  }
+  if (!staged_.values.empty()) {
+    format_and_write(staged_);
+    staged_.values.clear();
+    staged_.present.clear();
+  }
+  std::fflush(file_);
 }
 
 void CsvWriter::close() {
-  if (file_)
-    std::fclose(file_);
+  if (file_ == nullptr)
+    return;
+  flush();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+  std::fclose(file_);
   file_ = nullptr;
+  formats_.clear();
 }
 
 }  // namespace mip

@@ -511,7 +511,7 @@ int Trainer::train() {
     torch::Tensor loss;
     const double loss_value = forward_and_collect(
         *train_problem_, batch, train_.col, episode, epoch, &loss);
-    train_.episodes.write(train_.col.csv_row());
+    train_.episodes.write_last(train_.col);
     if (!std::isfinite(loss_value)) {
       train_.episodes.flush();
       check_finite(loss_value, "training", episode);
@@ -524,7 +524,7 @@ int Trainer::train() {
     optimizer_->step();
     last_done = episode;
     if (episode % opts_.log_interval == 0) {
-      train_.episodes.flush();
+      train_.episodes.flush_async();  // formatted and written off this thread
       log_.info(train_.col.line("Training"));
     }
 

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <condition_variable>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <mip/sdk/statistics.hpp>
@@ -68,7 +71,10 @@ class StatisticsAggregator final : public sdk::StatisticsAggregator,
   std::vector<double> values_;
 };
 
-/// A CSV file written row by row; rows are buffered and flushed on flush().
+/// A CSV file written row by row. Rows come as text (write()) or as the last
+/// values of a collector (write_last(): formatted later, on a background
+/// thread after flush_async(), so that the training loop only copies
+/// numbers). flush() returns once everything queued is on disk.
 class CsvWriter {
  public:
   CsvWriter() = default;
@@ -77,14 +83,35 @@ class CsvWriter {
   CsvWriter& operator=(const CsvWriter&) = delete;
   /// Creates the file with `header`, or appends when `append` and it exists.
   void open(const std::string& path, const std::string& header, bool append);
+  /// Writes one formatted row (after every queued one).
   void write(const std::string& row);
+  /// Queues the last value of every key of `col` (empty cell for none).
+  void write_last(const StatisticsCollector& col);
+  /// Hands the queued rows to the background formatter; does not wait.
+  void flush_async();
+  /// Formats and writes everything queued; returns when it is on disk.
   void flush();
   void close();
   bool is_open() const { return file_ != nullptr; }
 
  private:
+  struct Rows {
+    std::vector<double> values;
+    std::vector<char> present;
+  };
+  void format_and_write(const Rows& rows);
+  void loop();
+
   std::FILE* file_ = nullptr;
   std::string path_;
+  std::vector<std::string> formats_;  ///< of the queued rows' columns
+  Rows staged_;                       ///< queued by the training thread
+  Rows pending_;                      ///< handed to the formatter
+  bool busy_ = false;
+  bool stop_ = false;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::thread thread_;
 };
 
 }  // namespace mip
