@@ -12,7 +12,7 @@ python/worker, start-up to the first episode, and peak resident memory.
     python3 bench/run.py [--build build/bench] [--repeats 5] [--threads 1,2]
                          [--workloads lstm,mlp,lenet5] [--markdown out.md]
 
-Build first: cmake --preset release -DMIP_BUILD_BENCH=ON (see docs/performance.md).
+Build first: cmake --preset bench && cmake --build --preset bench (docs/performance.md).
 """
 import argparse
 import json
