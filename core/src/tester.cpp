@@ -60,13 +60,10 @@ void Tester::setup() {
   problem_name_ = registry_.view("testing.problem")->get<std::string>("name");
   model_name_ = model_c.name;
 
-  if (registry_.has("testing.multi_tests"))
-    log_.warn(
-        "testing.multi_tests is not available in this version: only the base "
-        "testing "
-        "configuration is tested");
+  read_multi_tests();
   seed("testing");
   check_keys(false);
+  test_component_ = &test_c;
   problem_ = build_problem(test_c, "testing");
   add_problem_values(*problem_, problem_name_);
   check_keys(true);
@@ -108,32 +105,106 @@ void Tester::setup() {
       stats_.agg.csv_header(), false);
 }
 
+namespace {
+/// Paths below `view` whose last key is `name` (maps searched recursively).
+void find_leaves(const sdk::ParamView& view,
+                 const std::string& name,
+                 std::vector<std::string>& out) {
+  for (const auto& k : view.keys()) {
+    if (k == "multi_tests")
+      continue;
+    std::unique_ptr<sdk::ParamView> child;
+    try {
+      child = view.child(k);
+    } catch (const ParameterError&) {  // a leaf
+      if (k == name)
+        out.push_back(view.path() + "." + k);
+      continue;
+    }
+    find_leaves(*child, name, out);
+  }
+}
+}  // namespace
+
+void Tester::read_multi_tests() {
+  if (!registry_.has("testing.multi_tests"))
+    return;
+  const auto mt = registry_.view("testing.multi_tests");
+  const auto testing = registry_.view("testing");
+  size_t count = 0;
+  for (const auto& key : mt->keys()) {
+    std::vector<std::string> paths;
+    find_leaves(*testing, key, paths);
+    MIP_CHECK(paths.size() == 1, ConfigError, "[testing.multi_tests.", key,
+              "]: ", paths.empty() ? "no" : "more than one",
+              " key of the testing section is named [", key,
+              "] (multi_tests names leaves of testing, e.g. "
+              "max_sequence_length)");
+    const auto values = mt->get<std::vector<std::string>>(key);
+    MIP_CHECK(!values.empty() && (count == 0 || values.size() == count),
+              ConfigError, "[testing.multi_tests.", key, "] has ",
+              values.size(), " values; every list needs the same number (",
+              count, ")");
+    count = values.size();
+    multi_tests_.emplace_back(paths[0], values);
+  }
+}
+
+void Tester::prepare_test(size_t index) {
+  std::string tag;
+  for (const auto& [path, values] : multi_tests_) {
+    registry_.set_value(path, values[index], "testing.multi_tests");
+    tag += " " + path.substr(path.rfind('.') + 1) + "=" + values[index];
+  }
+  problem_ = build_problem(*test_component_, "testing");
+  check_fit(*problem_, "testing");
+  stream_ = std::make_unique<BatchStream>(
+      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
+      seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
+  const int64_t all = stream_->batches_per_epoch();
+  const int64_t max =
+      registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
+  episodes_ = max < 0 ? all : std::min(max, all);
+  log_.info("Test " + std::to_string(index + 1) + " of " +
+            std::to_string(multi_tests_.front().second.size()) + ":" + tag);
+}
+
 int Tester::test() {
   install_stop_handlers();
   torch::NoGradGuard no_grad;
   model_->eval();
-  int64_t done = 0;
-  for (int64_t episode = 0; episode < episodes_; ++episode) {
-    if (stop_requested()) {
-      mark(RunState::kInterrupted,
-           "Interrupted after " + std::to_string(done) + " episodes");
-      return kExitInterrupted;
+  const size_t tests =
+      multi_tests_.empty() ? 1 : multi_tests_.front().second.size();
+  int64_t total = 0;
+  for (size_t t = 0; t < tests; ++t) {
+    if (!multi_tests_.empty())
+      prepare_test(t);
+    stats_.col.reset();
+    for (int64_t episode = 0; episode < episodes_; ++episode) {
+      if (stop_requested()) {
+        stats_.episodes.flush();
+        mark(RunState::kInterrupted,
+             "Interrupted after " + std::to_string(total) + " episodes");
+        return kExitInterrupted;
+      }
+      const sdk::DataDict batch = next_batch(*stream_, episode, "testing");
+      forward_and_collect(*problem_, batch, stats_.col, episode, 0, nullptr);
+      stats_.episodes.write(stats_.col.csv_row());
+      if (episode % opts_.log_interval == 0)
+        log_.info(stats_.col.line("Test"));
+      ++total;
     }
-    const sdk::DataDict batch = next_batch(*stream_, episode, "testing");
-    forward_and_collect(*problem_, batch, stats_.col, episode, 0, nullptr);
-    stats_.episodes.write(stats_.col.csv_row());
-    if (episode % opts_.log_interval == 0)
-      log_.info(stats_.col.line("Test"));
-    done = episode + 1;
+    aggregate(stats_.col, stats_.agg, *problem_, episodes_);
+    stats_.aggregates.write(stats_.agg.csv_row());
+    log_.info(stats_.agg.line("Full Test"));
   }
-  aggregate(stats_.col, stats_.agg, *problem_, episodes_);
-  stats_.aggregates.write(stats_.agg.csv_row());
   stats_.episodes.flush();
   stats_.aggregates.flush();
-  log_.info(stats_.agg.line("Full Test"));
-  status_.episode = episodes_;
+  status_.episode = total;
   mark(RunState::kFinished,
-       "Tested " + std::to_string(episodes_) + " episodes");
+       "Tested " + std::to_string(total) + " episodes" +
+           (tests > 1 ? " in " + std::to_string(tests) + " tests (multi_tests)"
+                      : ""));
   log_.info("Test folder: " + dir_);
   return kExitOk;
 }

@@ -392,6 +392,45 @@ TEST(Failures, CorruptOrForeignCheckpointIsNamedAndNothingIsOverwritten) {
         << e.path();
 }
 
+TEST(Tester, MultiTestsRunOneTestPerValue) {
+  TempDir d;
+  RunResult r =
+      run(kOnline + " --config " + kSerialRecall + " --expdir " + d.str() +
+          "/exp --set training.terminal_conditions.episode_limit=20");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path exp =
+      only_experiment(d.path() / "exp", "training_configuration.yaml");
+  const std::string overlay = d.write("multi.yaml",
+                                      "testing:\n  problem: {size: 128}\n"
+                                      "  multi_tests: {min_sequence_length: "
+                                      "[3, 7], max_sequence_length: [3, 7]}\n");
+  r = run(kTester + " --model " + exp.string() + " --config " + overlay +
+          " --expdir " + d.str() + "/t");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(
+      r.output.find("Test 2 of 2: min_sequence_length=7 max_sequence_length=7"),
+      std::string::npos)
+      << r.output;
+  fs::path test_dir;
+  for (const auto& e : fs::directory_iterator(d.path() / "t"))
+    test_dir = e.path();
+  // Two tests of 2 batches each; the second one on sequences of 7 items.
+  EXPECT_EQ(lines(test_dir / "testing_set_agg_statistics.csv"), 1u + 2u);
+  const std::string rows = read(test_dir / "testing_statistics.csv");
+  EXPECT_EQ(lines(test_dir / "testing_statistics.csv"), 1u + 4u);
+  EXPECT_NE(rows.find(",3,3,000064\n"), std::string::npos) << rows;
+  EXPECT_NE(rows.find(",7,7,000064\n"), std::string::npos) << rows;
+  const std::string bad =
+      d.write("bad.yaml", "testing:\n  multi_tests: {max_lenght: [1, 2]}\n");
+  r = run(kTester + " --model " + exp.string() + " --config " + bad);
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(
+      r.output.find(
+          "[testing.multi_tests.max_lenght]: no key of the testing section"),
+      std::string::npos)
+      << r.output;
+}
+
 TEST(Tester, SeedMakesAGeneratedTestSetRepeat) {
   TempDir d;
   RunResult r =

@@ -313,7 +313,13 @@ class Tester final : public Session {
   int test();
 
  private:
+  /// testing.multi_tests: {leaf: [v1, v2, ...]}, one test per index.
+  void read_multi_tests();
+  void prepare_test(size_t index);
+
   std::string checkpoint_;
+  const Component* test_component_ = nullptr;
+  std::vector<std::pair<std::string, std::vector<std::string>>> multi_tests_;
   std::shared_ptr<sdk::Problem> problem_;
   std::unique_ptr<BatchStream> stream_;
   int64_t episodes_ = 0;
