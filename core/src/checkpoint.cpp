@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <sstream>
 
 #include <mip/sdk/error.hpp>
 
@@ -32,23 +33,26 @@ c10::IValue read_value(torch::serialize::InputArchive& ar,
   return v;
 }
 
+/// The comma-separated key list stored under `key` (empty when absent).
+std::vector<std::string> read_key_list(torch::serialize::InputArchive& ar,
+                                       const std::string& key) {
+  std::vector<std::string> out;
+  c10::IValue keys;
+  if (!ar.try_read(key, keys))
+    return out;
+  std::stringstream ss(keys.toStringRef());
+  std::string k;
+  while (std::getline(ss, k, ','))
+    if (!k.empty())
+      out.push_back(k);
+  return out;
+}
+
 std::map<std::string, std::string> read_map(torch::serialize::InputArchive& ar,
                                             const std::string& prefix) {
   std::map<std::string, std::string> m;
-  c10::IValue keys;
-  if (!ar.try_read(prefix + ".__keys__", keys))
-    return m;
-  std::string all = keys.toStringRef();
-  size_t start = 0;
-  while (start < all.size()) {
-    size_t end = all.find(',', start);
-    if (end == std::string::npos)
-      end = all.size();
-    const std::string k = all.substr(start, end - start);
-    if (!k.empty())
-      m[k] = read_value(ar, prefix + "." + k).toStringRef();
-    start = end + 1;
-  }
+  for (const auto& k : read_key_list(ar, prefix + ".__keys__"))
+    m[k] = read_value(ar, prefix + "." + k).toStringRef();
   return m;
 }
 
@@ -165,20 +169,8 @@ CheckpointMeta load_checkpoint(const std::string& path,
       optimizer->load(opt_ar);
     }
     if (extra) {
-      c10::IValue keys;
-      if (ar.try_read("extra.__keys__", keys)) {
-        const std::string all = keys.toStringRef();
-        size_t start = 0;
-        while (start < all.size()) {
-          size_t end = all.find(',', start);
-          if (end == std::string::npos)
-            end = all.size();
-          const std::string k = all.substr(start, end - start);
-          if (!k.empty())
-            ar.read("extra." + k, (*extra)[k], /*is_buffer=*/true);
-          start = end + 1;
-        }
-      }
+      for (const auto& k : read_key_list(ar, "extra.__keys__"))
+        ar.read("extra." + k, (*extra)[k], /*is_buffer=*/true);
     }
     if (restore_rng) {
       torch::Tensor state;

@@ -72,13 +72,7 @@ void Tester::setup() {
   setup_device();
   const CheckpointMeta m = load_checkpoint(checkpoint_, *model_);
   model_->to(device_);
-  stream_ = std::make_unique<BatchStream>(
-      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
-      seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
-  const int64_t all = stream_->batches_per_epoch();
-  const int64_t max =
-      registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
-  episodes_ = max < 0 ? all : std::min(max, all);
+  make_stream();
 
   dir_ = create_timestamped_dir(
       opts_.expdir == "./experiments" ? experiment.string() : opts_.expdir,
@@ -150,6 +144,16 @@ void Tester::read_multi_tests() {
   }
 }
 
+void Tester::make_stream() {
+  stream_ = std::make_unique<BatchStream>(
+      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
+      seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
+  const int64_t all = stream_->batches_per_epoch();
+  const int64_t max =
+      registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
+  episodes_ = max < 0 ? all : std::min(max, all);
+}
+
 void Tester::prepare_test(size_t index) {
   std::string tag;
   for (const auto& [path, values] : multi_tests_) {
@@ -158,13 +162,7 @@ void Tester::prepare_test(size_t index) {
   }
   problem_ = build_problem(*test_component_, "testing");
   check_fit(*problem_, "testing");
-  stream_ = std::make_unique<BatchStream>(
-      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
-      seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
-  const int64_t all = stream_->batches_per_epoch();
-  const int64_t max =
-      registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
-  episodes_ = max < 0 ? all : std::min(max, all);
+  make_stream();
   log_.info("Test " + std::to_string(index + 1) + " of " +
             std::to_string(multi_tests_.front().second.size()) + ":" + tag);
 }

@@ -440,6 +440,22 @@ void Trainer::save_last(int64_t episode,
   write_status(dir_, status_);
 }
 
+bool Trainer::after_validation(double loss,
+                               int64_t episode,
+                               int64_t epoch,
+                               const std::string& kind,
+                               std::string& cause) {
+  save_best_if_better(loss, episode, epoch, cause);
+  if (scheduler_)
+    scheduler_->validation(loss);
+  if (loss < loss_stop_ && (curriculum_done_ || !must_finish_)) {
+    cause = "Converged (" + kind +
+            " Validation Loss went below Loss Stop threshold)";
+    return true;
+  }
+  return false;
+}
+
 int Trainer::train() {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
@@ -533,17 +549,9 @@ int Trainer::train() {
     if (interval_ > 0 && episode % interval_ == 0) {
       last_valid_loss = partial_validation(episode, epoch);
       if (online) {
-        save_best_if_better(last_valid_loss, episode, epoch, cause);
-        if (scheduler_)
-          scheduler_->validation(last_valid_loss);
         save = true;
-        if (last_valid_loss < loss_stop_ &&
-            (curriculum_done_ || !must_finish_)) {
-          stop = true;
-          cause =
-              "Converged (Partial Validation Loss went below Loss Stop "
-              "threshold)";
-        }
+        stop =
+            after_validation(last_valid_loss, episode, epoch, "Partial", cause);
       }
     }
     if ((episode + 1) % epoch_size == 0) {
@@ -561,16 +569,10 @@ int Trainer::train() {
       if (!online) {
         last_valid_loss = full_validation(episode, epoch - 1);
         last_full_validation = episode;
-        save_best_if_better(last_valid_loss, episode, epoch - 1, cause);
-        if (scheduler_)
-          scheduler_->validation(last_valid_loss);
         save = true;
-        if (last_valid_loss < loss_stop_ &&
-            (curriculum_done_ || !must_finish_)) {
-          stop = true;
-          cause =
-              "Converged (Full Validation Loss went below Loss Stop threshold)";
-        } else if (early_stop_ > 0 && stale_validations_ >= early_stop_) {
+        stop = after_validation(last_valid_loss, episode, epoch - 1, "Full",
+                                cause);
+        if (!stop && early_stop_ > 0 && stale_validations_ >= early_stop_) {
           stop = true;
           cause =
               "Not converged: Early Stopping (validation loss did not improve "

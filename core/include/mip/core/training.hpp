@@ -267,6 +267,13 @@ class Trainer final : public Session {
                            int64_t episode,
                            int64_t epoch,
                            const std::string& status);
+  /// After a validation that counts: best model, scheduler, loss_stop
+  /// (`kind` is "Partial" or "Full"); true when the run converged.
+  bool after_validation(double loss,
+                        int64_t episode,
+                        int64_t epoch,
+                        const std::string& kind,
+                        std::string& cause);
   void save_last(int64_t episode,
                  int64_t epoch,
                  double loss,
@@ -316,6 +323,8 @@ class Tester final : public Session {
   /// testing.multi_tests: {leaf: [v1, v2, ...]}, one test per index.
   void read_multi_tests();
   void prepare_test(size_t index);
+  /// The testing stream and episode count of the current problem.
+  void make_stream();
 
   std::string checkpoint_;
   const Component* test_component_ = nullptr;
