@@ -96,14 +96,12 @@ class ImageToClassProblem : public mip::sdk::Problem {
   }
 
   void add_aggregators(mip::sdk::StatisticsAggregator& agg) override {
-    mip::sdk::add_mean_std_aggregators(agg, "acc", "{:12.10f}");
-    agg.add_aggregator("samples_aggregated", "{:06d}");
+    mip::sdk::add_accuracy_aggregators(agg);
   }
 
   void aggregate_statistics(const mip::sdk::StatisticsCollector& col,
                             mip::sdk::StatisticsAggregator& agg) override {
-    mip::sdk::aggregate_mean_std(col, agg, "acc");
-    mip::sdk::aggregate_sum(col, agg, "batch_size", "samples_aggregated");
+    mip::sdk::aggregate_accuracy(col, agg);
   }
 
  protected:

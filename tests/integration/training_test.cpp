@@ -392,14 +392,23 @@ TEST(Failures, CorruptOrForeignCheckpointIsNamedAndNothingIsOverwritten) {
         << e.path();
 }
 
-TEST(Tester, MultiTestsRunOneTestPerValue) {
-  TempDir d;
-  RunResult r =
+/// A 20-episode serial-recall training under `d`/exp: its experiment folder
+/// (empty, with a test failure, when the run fails).
+fs::path short_serial_recall_run(const TempDir& d) {
+  const RunResult r =
       run(kOnline + " --config " + kSerialRecall + " --expdir " + d.str() +
           "/exp --set training.terminal_conditions.episode_limit=20");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp =
-      only_experiment(d.path() / "exp", "training_configuration.yaml");
+  EXPECT_EQ(r.code, 0) << r.output;
+  if (r.code != 0)
+    return {};
+  return only_experiment(d.path() / "exp", "training_configuration.yaml");
+}
+
+TEST(Tester, MultiTestsRunOneTestPerValue) {
+  TempDir d;
+  const fs::path exp = short_serial_recall_run(d);
+  ASSERT_FALSE(exp.empty());
+  RunResult r;
   const std::string overlay = d.write("multi.yaml",
                                       "testing:\n  problem: {size: 128}\n"
                                       "  multi_tests: {min_sequence_length: "
@@ -433,12 +442,9 @@ TEST(Tester, MultiTestsRunOneTestPerValue) {
 
 TEST(Tester, SeedMakesAGeneratedTestSetRepeat) {
   TempDir d;
-  RunResult r =
-      run(kOnline + " --config " + kSerialRecall + " --expdir " + d.str() +
-          "/exp --set training.terminal_conditions.episode_limit=20");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp =
-      only_experiment(d.path() / "exp", "training_configuration.yaml");
+  const fs::path exp = short_serial_recall_run(d);
+  ASSERT_FALSE(exp.empty());
+  RunResult r;
   std::vector<std::string> csvs;
   for (const char* tag : {"a", "b", "c"}) {
     const std::string seed = std::string(tag) == "c" ? "4" : "3";

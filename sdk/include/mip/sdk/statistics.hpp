@@ -79,4 +79,19 @@ inline void aggregate_sum(const StatisticsCollector& col,
   agg.set(agg_key, sum);
 }
 
+/// MI-Prometheus's aggregates of classification and sequence problems:
+/// acc, acc_min, acc_max, acc_std and samples_aggregated (the sum of the
+/// collected batch_size). Pair with aggregate_accuracy().
+inline void add_accuracy_aggregators(StatisticsAggregator& agg) {
+  add_mean_std_aggregators(agg, "acc", "{:12.10f}");
+  agg.add_aggregator("samples_aggregated", "{:06d}");
+}
+
+/// Sets the aggregates declared by add_accuracy_aggregators().
+inline void aggregate_accuracy(const StatisticsCollector& col,
+                               StatisticsAggregator& agg) {
+  aggregate_mean_std(col, agg, "acc");
+  aggregate_sum(col, agg, "batch_size", "samples_aggregated");
+}
+
 }  // namespace mip::sdk
