@@ -2,7 +2,7 @@
 // Same maths, same data generation, same optimizer as the worker runs them
 // through the plugins. Prints one JSON line with the timing.
 //
-//   mip-bench-bare <lstm|mlp|lenet5> <threads> <episodes> [data_folder]
+//   mip-bench-bare <lstm|mlp|wide|lenet5> <threads> <episodes> [data_folder]
 #include <torch/torch.h>
 #include <zlib.h>
 
@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -25,24 +26,36 @@ double unix_now() {
 constexpr int64_t kWarmup =
     5;  // as the worker: episodes left out of the timing
 
-/// Runs `step(episode)` for `episodes` episodes and prints the timing.
-template <typename Step>
-void time_loop(const std::string& name, int64_t episodes, Step&& step) {
+/// Runs `episodes` episodes, each `step(make(episode))`: make builds the
+/// batch, step trains on it. Prints the timing, and the share of it spent
+/// making batches.
+template <typename Make, typename Step>
+void time_loop(const std::string& name,
+               int64_t episodes,
+               Make&& make,
+               Step&& step) {
   const double first = unix_now();
   auto warm = clock_type::now();
+  double making = 0.0;
   for (int64_t e = 0; e < episodes; ++e) {
-    step(e);
+    const auto begin = clock_type::now();
+    auto batch = make(e);
+    if (e >= kWarmup)
+      making +=
+          std::chrono::duration<double>(clock_type::now() - begin).count();
+    step(batch);
     if (e == kWarmup - 1)
       warm = clock_type::now();
   }
   const double seconds =
       std::chrono::duration<double>(clock_type::now() - warm).count();
+  const auto timed = static_cast<double>(episodes - kWarmup);
   std::printf(
       "{\"workload\": \"%s\", \"first_episode_unix\": %.6f, "
       "\"timed_episodes\": %lld, "
-      "\"ms_per_episode\": %.6f}\n",
+      "\"ms_per_episode\": %.6f, \"batch_ms_per_episode\": %.6f}\n",
       name.c_str(), first, static_cast<long long>(episodes - kWarmup),
-      1000.0 * seconds / static_cast<double>(episodes - kWarmup));
+      1000.0 * seconds / timed, 1000.0 * making / timed);
 }
 
 // --- serial recall + LSTM (maes_baselines sizes)
@@ -60,7 +73,11 @@ void lstm(int64_t episodes) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   using torch::indexing::None;
   using torch::indexing::Slice;
-  time_loop("lstm", episodes, [&](int64_t e) {
+  struct Batch {
+    torch::Tensor x, y, mask;
+    int64_t t;
+  };
+  const auto make = [&](int64_t e) {
     gen.set_current_seed(static_cast<uint64_t>(e) + 1);
     // The batch, as SerialRecallCommandLines generates it.
     const int64_t line = torch::randint(2, c, {1}, gen).item<int64_t>();
@@ -76,7 +93,11 @@ void lstm(int64_t episodes) {
     y.index_put_({Slice(), Slice(l + 2, None), Slice()}, bits);
     auto mask = torch::zeros({b, t, 1}, torch::kUInt8);
     mask.index_put_({Slice(), Slice(l + 2, None), 0}, 1);
-    // The step, as the LSTM plugin and the worker run it.
+    return Batch{x, y, mask, t};
+  };
+  // The step, as the LSTM plugin and the worker run it.
+  const auto step = [&](const Batch& batch) {
+    const auto& [x, y, mask, t] = batch;
     opt.zero_grad();
     auto hs = torch::zeros({b, h});
     auto cs = torch::zeros({b, h});
@@ -101,14 +122,19 @@ void lstm(int64_t episodes) {
     loss.backward();
     torch::nn::utils::clip_grad_value_(params, 10.0);
     opt.step();
-  });
+  };
+  time_loop("lstm", episodes, make, step);
 }
 
-// --- tiny MLP on generated majority bits (overhead-bound)
-// ------------------------
+// --- an MLP on generated majority bits: tiny (mlp: 9-32-2, batch 64,
+// overhead-bound), or wide (wide: 1023-256-2, batch 256, where making a batch
+// costs about as much as the training step) ----------------------------------
 
-void mlp(int64_t episodes) {
-  const int64_t bits = 9, b = 64, hidden = 32;
+void mlp(const std::string& name,
+         int64_t episodes,
+         int64_t bits,
+         int64_t b,
+         int64_t hidden) {
   torch::manual_seed(1);
   torch::nn::Linear l1(bits, hidden), l2(hidden, 2);
   std::vector<torch::Tensor> params = l1->parameters();
@@ -116,10 +142,14 @@ void mlp(int64_t episodes) {
     params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
-  time_loop("mlp", episodes, [&](int64_t e) {
+  const auto make = [&](int64_t e) {
     gen.set_current_seed(static_cast<uint64_t>(e) + 1);
-    const auto x = torch::bernoulli(torch::full({b, bits}, 0.5), gen);
-    const auto y = (x.sum(1) > bits / 2).to(torch::kInt64);
+    auto x = torch::bernoulli(torch::full({b, bits}, 0.5), gen);
+    auto y = (x.sum(1) > bits / 2).to(torch::kInt64);
+    return std::make_pair(x, y);
+  };
+  const auto step = [&](const std::pair<torch::Tensor, torch::Tensor>& batch) {
+    const auto& [x, y] = batch;
     opt.zero_grad();
     const auto logits = l2->forward(torch::relu(l1->forward(x)));
     const auto loss = torch::cross_entropy_loss(logits, y);
@@ -130,7 +160,8 @@ void mlp(int64_t episodes) {
     (void)sink;
     loss.backward();
     opt.step();
-  });
+  };
+  time_loop(name, episodes, make, step);
 }
 
 // --- LeNet5 on Fashion-MNIST
@@ -173,11 +204,15 @@ void lenet5(int64_t episodes, const std::string& folder) {
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.001));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   const auto perm = torch::randperm(used, gen, torch::kLong);
-  time_loop("lenet5", episodes, [&](int64_t e) {
+  const auto make = [&](int64_t e) {
     const int64_t begin = (e * b) % used;
     const auto idx = perm.slice(0, begin, std::min(used, begin + b));
-    const auto x = images.index_select(0, idx).to(torch::kFloat).div_(255.0);
-    const auto y = labels.index_select(0, idx);
+    auto x = images.index_select(0, idx).to(torch::kFloat).div_(255.0);
+    auto y = labels.index_select(0, idx);
+    return std::make_pair(x, y);
+  };
+  const auto step = [&](const std::pair<torch::Tensor, torch::Tensor>& batch) {
+    const auto& [x, y] = batch;
     opt.zero_grad();
     auto h = torch::max_pool2d(torch::relu(c1->forward(x)), 2);
     h = torch::max_pool2d(torch::relu(c2->forward(h)), 2);
@@ -191,15 +226,17 @@ void lenet5(int64_t episodes, const std::string& folder) {
     (void)sink;
     loss.backward();
     opt.step();
-  });
+  };
+  time_loop("lenet5", episodes, make, step);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: mip-bench-bare <lstm|mlp|lenet5> <threads> <episodes> "
-                 "[data_folder]\n";
+    std::cerr
+        << "usage: mip-bench-bare <lstm|mlp|wide|lenet5> <threads> <episodes> "
+           "[data_folder]\n";
     return 2;
   }
   const std::string workload = argv[1];
@@ -208,7 +245,9 @@ int main(int argc, char** argv) {
   if (workload == "lstm")
     lstm(episodes);
   else if (workload == "mlp")
-    mlp(episodes);
+    mlp(workload, episodes, 9, 64, 32);
+  else if (workload == "wide")
+    mlp(workload, episodes, 1023, 256, 256);
   else if (workload == "lenet5")
     lenet5(episodes, argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist");
   else {

@@ -168,87 +168,159 @@ sdk::DataDict BatchStream::batch(int64_t index) {
   return problem_->get_batch(indices_, generator_);
 }
 
-BatchPrefetcher::BatchPrefetcher(BatchStream& stream)
-    : stream_(stream), thread_([this] { loop(); }) {}
+PrefetchSpec PrefetchSpec::from_config(const ParamRegistry& registry,
+                                       const std::string& section) {
+  PrefetchSpec spec;
+  const std::string key = section + ".dataloader";
+  if (registry.has(key + ".prefetch")) {
+    const std::string v = registry.view(key)->get<std::string>("prefetch");
+    if (v == "auto")
+      spec.mode = Mode::kAuto;
+    else if (v == "true" || v == "on")
+      spec.mode = Mode::kOn;
+    else if (v == "false" || v == "off")
+      spec.mode = Mode::kOff;
+    else
+      throw ConfigError("[" + key + ".prefetch] (" +
+                        registry.origin(key + ".prefetch") +
+                        "): expected auto, true or false, got [" + v + "]");
+  }
+  if (registry.has(key + ".prefetch_factor")) {
+    const int64_t depth = registry.view(key)->get<int64_t>("prefetch_factor");
+    MIP_CHECK(depth >= 1 && depth <= 1024, ConfigError, "[", key,
+              ".prefetch_factor] (", registry.origin(key + ".prefetch_factor"),
+              "): the number of batches made ahead must be 1 to 1024, got ",
+              depth);
+    spec.depth = static_cast<int>(depth);
+  }
+  return spec;
+}
+
+BatchPrefetcher::BatchPrefetcher(BatchStream& stream, PrefetchSpec spec)
+    : stream_(stream), spec_(spec) {}
 
 BatchPrefetcher::~BatchPrefetcher() {
+  if (!thread_.joinable())
+    return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
   thread_.join();
 }
 
-void BatchPrefetcher::wait_idle(std::unique_lock<std::mutex>& lock) {
-  cv_.wait(lock, [this] { return requested_ < 0 && running_ < 0; });
+bool BatchPrefetcher::has_work() const {
+  return !paused_ && next_ < end_ &&
+         made_.size() < static_cast<size_t>(spec_.depth);
 }
 
-void BatchPrefetcher::request(int64_t index) {
-  if (!enabled_)
-    return;
-  std::unique_lock<std::mutex> lock(mutex_);
-  wait_idle(lock);
-  if (ready_ == index)
-    return;
-  requested_ = index;
-  ready_ = -1;
-  error_ = nullptr;
-  cv_.notify_all();
+void BatchPrefetcher::start(int64_t next) {
+  logger("batches").debug("making up to " + std::to_string(spec_.depth) +
+                          " batches ahead on a background thread");
+  next_ = next;
+  enabled_ = true;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void BatchPrefetcher::plan(int64_t end) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  end_ = end;  // the next take() wakes the thread
 }
 
 sdk::DataDict BatchPrefetcher::take(int64_t index) {
+  if (!enabled_) {
+    if (spec_.mode == PrefetchSpec::Mode::kOff || probes_ >= kProbeBatches)
+      return stream_.batch(index);
+    if (spec_.mode == PrefetchSpec::Mode::kOn) {
+      sdk::DataDict batch = stream_.batch(index);
+      start(index + 1);
+      return batch;
+    }
+    const auto begin = std::chrono::steady_clock::now();
+    sdk::DataDict batch = stream_.batch(index);
+    probe_micros_[probes_] = std::chrono::duration<double, std::micro>(
+                                 std::chrono::steady_clock::now() - begin)
+                                 .count();
+    if (++probes_ == kProbeBatches) {
+      // The median: the first batch of an epoch also draws its order.
+      std::nth_element(probe_micros_.begin(),
+                       probe_micros_.begin() + kProbeBatches / 2,
+                       probe_micros_.end());
+      const double median = probe_micros_[kProbeBatches / 2];
+      logger("batches").debug(
+          "a batch takes " + std::to_string(median) +
+          " us to make (median of " + std::to_string(kProbeBatches) +
+          "): prefetching " + (median >= kMinPrefetchMicros ? "on" : "off"));
+      if (median >= kMinPrefetchMicros)
+        start(index + 1);
+    }
+    return batch;
+  }
   std::unique_lock<std::mutex> lock(mutex_);
-  wait_idle(lock);  // the stream is not shared while a batch is generated
-  if (ready_ == index) {
-    ready_ = -1;
-    if (error_)
-      std::rethrow_exception(std::exchange(error_, nullptr));
-    return std::move(result_);
+  for (;;) {
+    if (!made_.empty() && made_.front().index == index) {
+      Made m = std::move(made_.front());
+      made_.pop_front();
+      // Wake the thread once half the queue is used, not on every batch.
+      if (made_.size() <= static_cast<size_t>(spec_.depth) / 2 && has_work())
+        work_cv_.notify_one();
+      lock.unlock();
+      if (m.error)
+        std::rethrow_exception(m.error);
+      return std::move(m.batch);
+    }
+    if (!made_.empty() || making_ != index)
+      break;
+    ready_cv_.wait(lock);  // the batch is being made
   }
-  ready_ = -1;
-  if (probes_ >= kProbeBatches)
-    return stream_.batch(index);
-  const auto start = std::chrono::steady_clock::now();
-  sdk::DataDict batch = stream_.batch(index);
-  probe_micros_[probes_] = std::chrono::duration<double, std::micro>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
-  if (++probes_ == kProbeBatches) {
-    // The median: the first batch of an epoch also draws its order.
-    std::nth_element(probe_micros_.begin(),
-                     probe_micros_.begin() + kProbeBatches / 2,
-                     probe_micros_.end());
-    enabled_ = probe_micros_[kProbeBatches / 2] >= kMinPrefetchMicros;
-    logger("batches").debug(
-        "a batch takes " + std::to_string(probe_micros_[kProbeBatches / 2]) +
-        " us to make (median of " + std::to_string(kProbeBatches) +
-        "): prefetching " + (enabled_ ? "on" : "off"));
+  return make_in_line(lock, index);
+}
+
+sdk::DataDict BatchPrefetcher::make_in_line(std::unique_lock<std::mutex>& lock,
+                                            int64_t index) {
+  // Not made ahead (an epoch start, or a jump): the stream is not shared, so
+  // the thread pauses while this batch is made here, then goes on after it.
+  paused_ = true;
+  ready_cv_.wait(lock, [this] { return making_ < 0; });
+  made_.clear();
+  next_ = index + 1;
+  lock.unlock();
+  sdk::DataDict batch;
+  std::exception_ptr error;
+  try {
+    batch = stream_.batch(index);
+  } catch (...) {
+    error = std::current_exception();
   }
+  lock.lock();
+  paused_ = false;
+  if (has_work())
+    work_cv_.notify_one();
+  lock.unlock();
+  if (error)
+    std::rethrow_exception(error);
   return batch;
 }
 
 void BatchPrefetcher::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || requested_ >= 0; });
+    work_cv_.wait(lock, [this] { return stop_ || has_work(); });
     if (stop_)
       return;
-    running_ = std::exchange(requested_, -1);
+    Made m{next_++, {}, nullptr};
+    making_ = m.index;
     lock.unlock();
-    sdk::DataDict batch;
-    std::exception_ptr error;
     try {
-      batch = stream_.batch(running_);
+      m.batch = stream_.batch(m.index);
     } catch (...) {
-      error = std::current_exception();
+      m.error = std::current_exception();
     }
     lock.lock();
-    result_ = std::move(batch);
-    error_ = error;
-    ready_ = running_;
-    running_ = -1;
-    cv_.notify_all();
+    making_ = -1;
+    made_.push_back(std::move(m));
+    ready_cv_.notify_one();
   }
 }
 

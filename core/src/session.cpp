@@ -352,7 +352,7 @@ void Session::aggregate(const StatisticsCollector& col,
   });
 }
 
-sdk::DataDict Session::next_batch(BatchStream& stream,
+sdk::DataDict Session::next_batch(BatchPrefetcher& batches,
                                   int64_t index,
                                   const std::string& what) {
   sdk::DataDict b = guarded(
@@ -360,7 +360,7 @@ sdk::DataDict Session::next_batch(BatchStream& stream,
         return "problem [" + problem_name_ + "] " + what + " batch " +
                std::to_string(index);
       },
-      [&] { return stream.batch(index); });
+      [&] { return batches.take(index); });
   return device_.is_cpu() ? b : b.to(device_, true);
 }
 

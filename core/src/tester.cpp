@@ -145,9 +145,12 @@ void Tester::read_multi_tests() {
 }
 
 void Tester::make_stream() {
+  batches_.reset();  // before its stream
   stream_ = std::make_unique<BatchStream>(
       problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
       seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
+  batches_ = std::make_unique<BatchPrefetcher>(
+      *stream_, PrefetchSpec::from_config(registry_, "testing"));
   const int64_t all = stream_->batches_per_epoch();
   const int64_t max =
       registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
@@ -178,6 +181,7 @@ int Tester::test() {
     if (!multi_tests_.empty())
       prepare_test(t);
     stats_.col.reset();
+    batches_->plan(episodes_);
     for (int64_t episode = 0; episode < episodes_; ++episode) {
       if (stop_requested()) {
         stats_.episodes.flush();
@@ -185,7 +189,7 @@ int Tester::test() {
              "Interrupted after " + std::to_string(total) + " episodes");
         return kExitInterrupted;
       }
-      const sdk::DataDict batch = next_batch(*stream_, episode, "testing");
+      const sdk::DataDict batch = next_batch(*batches_, episode, "testing");
       forward_and_collect(*problem_, batch, stats_.col, episode, 0, nullptr);
       stats_.episodes.write(stats_.col.csv_row());
       if (episode % opts_.log_interval == 0)

@@ -205,6 +205,9 @@ void Trainer::setup() {
       valid_problem_,
       registry_.view("validation.problem")->get<int64_t>("batch_size"),
       seed_data_, 1, SamplerSpec::from_config(registry_, "validation"));
+  train_prefetch_ = PrefetchSpec::from_config(registry_, "training");
+  valid_batches_ = std::make_unique<BatchPrefetcher>(
+      *valid_stream_, PrefetchSpec::from_config(registry_, "validation"));
 
   if (curriculum_enabled()) {
     const auto cl = registry_.view("training.curriculum_learning");
@@ -341,8 +344,9 @@ double Trainer::full_validation(int64_t episode, int64_t epoch) {
   model_->eval();
   valid_.col.reset();
   const int64_t n = valid_stream_->batches_per_epoch();
+  valid_batches_->plan(n);
   for (int64_t i = 0; i < n; ++i) {
-    const sdk::DataDict b = next_batch(*valid_stream_, i, "validation");
+    const sdk::DataDict b = next_batch(*valid_batches_, i, "validation");
     forward_and_collect(*valid_problem_, b, valid_.col, episode, epoch,
                         nullptr);
   }
@@ -463,7 +467,7 @@ int Trainer::train() {
   install_stop_handlers();
   const int64_t kill_at = fault_kill_episode();
   if (online || interval_ > 0)
-    validation_batch_ = next_batch(*valid_stream_, 0, "validation");
+    validation_batch_ = next_batch(*valid_batches_, 0, "validation");
   const int64_t epoch_size = train_stream_->batches_per_epoch();
   log_.info(std::string(online ? "Online" : "Offline") +
             " training: " + std::to_string(epoch_size) + " episodes per epoch" +
@@ -483,7 +487,7 @@ int Trainer::train() {
   std::string cause = "Not Converged";
   RunState end_state = RunState::kFinished;
   std::vector<torch::Tensor> params = model_->parameters();
-  BatchPrefetcher prefetcher(*train_stream_);
+  BatchPrefetcher prefetcher(*train_stream_, train_prefetch_);
   const int64_t warm_mark = start_episode_ + kWarmupEpisodes - 1;
   auto warm_time = clock::now();
   const std::string tag = online ? "Partial Validation" : "Full Validation";
@@ -508,20 +512,17 @@ int Trainer::train() {
     if (episode % epoch_size == 0)
       guarded("problem [" + problem_name_ + "] initialize_epoch",
               [&] { train_problem_->initialize_epoch(epoch); });
+    if (episode % epoch_size == 0 || episode == start_episode_) {
+      // Batches are made ahead up to the epoch's end, never past it: the
+      // curriculum may change the problem there.
+      int64_t end = (episode / epoch_size + 1) * epoch_size;
+      if (episode_limit_ > 0)
+        end = std::min(end, episode_limit_);
+      prefetcher.plan(end);
+    }
     if (episode == start_episode_)
       status_.first_episode_unix = unix_now();
-    sdk::DataDict batch = guarded(
-        [&] {
-          return "problem [" + problem_name_ + "] training batch " +
-                 std::to_string(episode);
-        },
-        [&] { return prefetcher.take(episode); });
-    // The next batch is generated while this one trains, unless an epoch ends
-    // first (the curriculum may change the problem).
-    if ((episode + 1) % epoch_size != 0)
-      prefetcher.request(episode + 1);
-    if (!device_.is_cpu())
-      batch = batch.to(device_, true);
+    const sdk::DataDict batch = next_batch(prefetcher, episode, "training");
     model_->train();
     optimizer_->zero_grad();
     torch::Tensor loss;

@@ -14,7 +14,8 @@ class FixtureProblem final : public mip::sdk::Problem {
  public:
   explicit FixtureProblem(mip::sdk::Context& ctx)
       : width_(ctx.params().get<int64_t>("width")),
-        size_(ctx.params().get<int64_t>("size")) {
+        size_(ctx.params().get<int64_t>("size")),
+        fail_at_(ctx.params().get<int64_t>("fail_at_sample")) {
     ctx.logger().debug("FixtureProblem built");
   }
   mip::sdk::DataDefinitions data_definitions() const override {
@@ -30,6 +31,9 @@ class FixtureProblem final : public mip::sdk::Problem {
   int64_t size() const override { return size_; }
   mip::sdk::DataDict get_batch(const std::vector<int64_t>& idx,
                                at::Generator& gen) override {
+    for (int64_t i : idx)
+      MIP_CHECK(i != fail_at_, mip::DataError, "fixture: sample ", i,
+                " is unreadable");
     mip::sdk::DataDict d;
     d["inputs"] = torch::rand({int64_t(idx.size()), width_}, gen);
     d["targets"] = d["inputs"].sum(1, true);
@@ -41,7 +45,7 @@ class FixtureProblem final : public mip::sdk::Problem {
   }
 
  private:
-  int64_t width_, size_;
+  int64_t width_, size_, fail_at_;
 };
 
 class FixtureModel final : public mip::sdk::Model {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -95,39 +96,63 @@ class BatchStream {
   int64_t perm_epoch_ = -1;
 };
 
-/// Generates the next batch of a stream on a background thread while the
-/// current one trains. Only one request is in flight; take() returns exactly
-/// what BatchStream::batch(index) would, so runs stay reproducible. The first
-/// batches are timed: when one costs less than a thread hand-off
-/// (kMinPrefetchMicros), batches are generated in line instead.
+/// How a section's batches are made ahead of training: MI-Prometheus's
+/// `dataloader` keys plus two of PyTorch's DataLoader (`prefetch_factor`) and
+/// ours (`prefetch: auto | true | false`).
+struct PrefetchSpec {
+  enum class Mode { kAuto, kOn, kOff };
+  Mode mode = Mode::kAuto;
+  int depth = 4;  ///< batches made ahead (`dataloader.prefetch_factor`)
+  static PrefetchSpec from_config(const ParamRegistry& registry,
+                                  const std::string& section);
+};
+
+/// Makes the batches of a stream ahead of training, on one background thread,
+/// up to `depth` batches ahead and never past the end set by plan() (an epoch
+/// end: the curriculum may change the problem there). take() returns exactly
+/// what BatchStream::batch(index) would, so runs stay reproducible. In auto
+/// mode the first kProbeBatches batches are made in line and timed; when
+/// their median costs less than kMinPrefetchMicros, batches stay in line (the
+/// hand-off would cost more than it saves) and no thread is started.
 class BatchPrefetcher {
  public:
-  explicit BatchPrefetcher(BatchStream& stream);
+  explicit BatchPrefetcher(BatchStream& stream, PrefetchSpec spec = {});
   ~BatchPrefetcher();
   BatchPrefetcher(const BatchPrefetcher&) = delete;
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
-  /// Starts generating batch `index` in the background.
-  void request(int64_t index);
-  /// Batch `index`: the prefetched one, or generated now.
+  /// Batches with indices below `end` may be made ahead. Call it where the
+  /// problem may change (epoch starts), before take(): the thread is idle
+  /// there, since it never goes past the previous end.
+  void plan(int64_t end);
+  /// Batch `index`: made ahead, or made now.
   sdk::DataDict take(int64_t index);
-  /// True once the batches proved expensive enough to prefetch.
+  /// True once batches are made on the background thread.
   bool enabled() const { return enabled_; }
 
-  static constexpr double kMinPrefetchMicros = 100.0;
+  static constexpr double kMinPrefetchMicros = 40.0;
   static constexpr int kProbeBatches = 8;
 
  private:
+  struct Made {
+    int64_t index;
+    sdk::DataDict batch;
+    std::exception_ptr error;
+  };
+  void start(int64_t next);
   void loop();
-  void wait_idle(std::unique_lock<std::mutex>& lock);
+  bool has_work() const;
+  sdk::DataDict make_in_line(std::unique_lock<std::mutex>& lock, int64_t index);
 
   BatchStream& stream_;
+  PrefetchSpec spec_;
   std::mutex mutex_;
-  std::condition_variable cv_;
-  int64_t requested_ = -1;  ///< index asked for, not started
-  int64_t running_ = -1;    ///< index being generated
-  int64_t ready_ = -1;      ///< index of `result_`
-  sdk::DataDict result_;
-  std::exception_ptr error_;
+  std::condition_variable work_cv_;   ///< the thread waits here for work
+  std::condition_variable ready_cv_;  ///< take() waits here for a batch
+  std::deque<Made> made_;             ///< batches made ahead, in order
+  int64_t next_ = 0;                  ///< the next index the thread makes
+  int64_t end_ = 0;                   ///< it makes indices below this
+  int64_t making_ = -1;               ///< index being made (-1: idle)
+  bool paused_ = false;               ///< take() makes a batch in line
   bool stop_ = false;
   bool enabled_ = false;
   int probes_ = 0;
@@ -212,7 +237,9 @@ class Session {
                  StatisticsAggregator& agg,
                  sdk::Problem& problem,
                  int64_t episode);
-  sdk::DataDict next_batch(BatchStream& stream,
+  /// Batch `index` of a section (`what`: "training", "validation", ...), on
+  /// the device; errors name the problem and the batch.
+  sdk::DataDict next_batch(BatchPrefetcher& batches,
                            int64_t index,
                            const std::string& what);
   /// Runs plugin code, naming the component when it throws. `who` is a
@@ -290,6 +317,8 @@ class Trainer final : public Session {
   std::unique_ptr<LrScheduler> scheduler_;
   std::unique_ptr<BatchStream> train_stream_;
   std::unique_ptr<BatchStream> valid_stream_;
+  PrefetchSpec train_prefetch_;
+  std::unique_ptr<BatchPrefetcher> valid_batches_;  ///< after its stream
   sdk::DataDict validation_batch_;
   double loss_stop_ = 1e-5;
   int64_t episode_limit_ = -1;
@@ -331,6 +360,7 @@ class Tester final : public Session {
   std::vector<std::pair<std::string, std::vector<std::string>>> multi_tests_;
   std::shared_ptr<sdk::Problem> problem_;
   std::unique_ptr<BatchStream> stream_;
+  std::unique_ptr<BatchPrefetcher> batches_;  ///< after its stream
   int64_t episodes_ = 0;
   StatisticsSet stats_;
 };
