@@ -45,7 +45,7 @@ WORKLOADS = {
     "lstm": ("mip-online-trainer", "lstm.yaml", 105, (10, 20)),
     "mlp": ("mip-online-trainer", "mlp.yaml", 3005, (105, 405)),
     "wide": ("mip-online-trainer", "wide.yaml", 205, (10, 30)),
-    "lenet5": ("mip-offline-trainer", "lenet5.yaml", 859, (20, 60)),
+    "lenet5": ("mip-offline-trainer", "lenet5.yaml", 859, (10, 20)),
     "ntm": None,  # no NTM plugin yet: skipped
 }
 

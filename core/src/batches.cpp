@@ -211,12 +211,23 @@ BatchPrefetcher::~BatchPrefetcher() {
 }
 
 bool BatchPrefetcher::has_work() const {
-  return !paused_ && next_ < end_ &&
-         made_.size() < static_cast<size_t>(spec_.depth);
+  return !paused_ && next_ < end_ && made_.size() < depth_;
 }
 
-void BatchPrefetcher::start(int64_t next) {
-  logger("batches").debug("making up to " + std::to_string(spec_.depth) +
+void BatchPrefetcher::start(int64_t next, const sdk::DataDict& made) {
+  if (spec_.depth > 0) {
+    depth_ = static_cast<size_t>(spec_.depth);
+  } else {
+    // Deep enough that the thread is woken rarely (a wake costs 10-30 us on
+    // a VM), small enough in memory.
+    int64_t bytes = 1;
+    for (const auto& [key, tensor] : made)
+      if (tensor.defined())
+        bytes += static_cast<int64_t>(tensor.nbytes());
+    depth_ =
+        static_cast<size_t>(std::clamp<int64_t>(kAutoBytes / bytes, 2, 64));
+  }
+  logger("batches").debug("making up to " + std::to_string(depth_) +
                           " batches ahead on a background thread");
   next_ = next;
   enabled_ = true;
@@ -234,7 +245,7 @@ sdk::DataDict BatchPrefetcher::take(int64_t index) {
       return stream_.batch(index);
     if (spec_.mode == PrefetchSpec::Mode::kOn) {
       sdk::DataDict batch = stream_.batch(index);
-      start(index + 1);
+      start(index + 1, batch);
       return batch;
     }
     const auto begin = std::chrono::steady_clock::now();
@@ -253,7 +264,7 @@ sdk::DataDict BatchPrefetcher::take(int64_t index) {
           " us to make (median of " + std::to_string(kProbeBatches) +
           "): prefetching " + (median >= kMinPrefetchMicros ? "on" : "off"));
       if (median >= kMinPrefetchMicros)
-        start(index + 1);
+        start(index + 1, batch);
     }
     return batch;
   }
@@ -263,7 +274,7 @@ sdk::DataDict BatchPrefetcher::take(int64_t index) {
       Made m = std::move(made_.front());
       made_.pop_front();
       // Wake the thread once half the queue is used, not on every batch.
-      if (made_.size() <= static_cast<size_t>(spec_.depth) / 2 && has_work())
+      if (made_.size() <= depth_ / 2 && has_work())
         work_cv_.notify_one();
       lock.unlock();
       if (m.error)

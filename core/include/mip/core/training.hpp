@@ -102,7 +102,9 @@ class BatchStream {
 struct PrefetchSpec {
   enum class Mode { kAuto, kOn, kOff };
   Mode mode = Mode::kAuto;
-  int depth = 4;  ///< batches made ahead (`dataloader.prefetch_factor`)
+  /// Batches made ahead (`dataloader.prefetch_factor`); 0: from the size of
+  /// a batch, as many as fit in kAutoBytes, 2 to 64.
+  int depth = 0;
   static PrefetchSpec from_config(const ParamRegistry& registry,
                                   const std::string& section);
 };
@@ -129,8 +131,9 @@ class BatchPrefetcher {
   /// True once batches are made on the background thread.
   bool enabled() const { return enabled_; }
 
-  static constexpr double kMinPrefetchMicros = 40.0;
+  static constexpr double kMinPrefetchMicros = 10.0;
   static constexpr int kProbeBatches = 8;
+  static constexpr int64_t kAutoBytes = int64_t{16} << 20;
 
  private:
   struct Made {
@@ -138,13 +141,14 @@ class BatchPrefetcher {
     sdk::DataDict batch;
     std::exception_ptr error;
   };
-  void start(int64_t next);
+  void start(int64_t next, const sdk::DataDict& made);
   void loop();
   bool has_work() const;
   sdk::DataDict make_in_line(std::unique_lock<std::mutex>& lock, int64_t index);
 
   BatchStream& stream_;
   PrefetchSpec spec_;
+  size_t depth_ = 1;
   std::mutex mutex_;
   std::condition_variable work_cv_;   ///< the thread waits here for work
   std::condition_variable ready_cv_;  ///< take() waits here for a batch
