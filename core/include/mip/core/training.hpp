@@ -132,6 +132,10 @@ class BatchPrefetcher {
   bool enabled() const { return enabled_; }
 
   static constexpr double kMinPrefetchMicros = 10.0;
+  /// The threshold when LibTorch's intra-op threads already use every core:
+  /// the batch thread then takes time from them, which pays off only for
+  /// costly batches.
+  static constexpr double kBusyMinPrefetchMicros = 1000.0;
   static constexpr int kProbeBatches = 8;
   static constexpr int64_t kAutoBytes = int64_t{16} << 20;
 
