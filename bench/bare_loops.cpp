@@ -58,6 +58,21 @@ void time_loop(const std::string& name,
       1000.0 * seconds / timed, 1000.0 * making / timed);
 }
 
+/// The end of a classifier's step, as the worker runs it: the loss and the
+/// accuracy read for the statistics, then backward and the optimizer step.
+void classifier_update(const torch::Tensor& loss,
+                       const torch::Tensor& logits,
+                       const torch::Tensor& y,
+                       torch::optim::Optimizer& opt) {
+  const double value = loss.item<double>();
+  const double acc =
+      logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+  volatile double sink = value + acc;
+  (void)sink;
+  loss.backward();
+  opt.step();
+}
+
 // --- serial recall + LSTM (maes_baselines sizes)
 // ---------------------------------
 
@@ -153,13 +168,7 @@ void mlp(const std::string& name,
     opt.zero_grad();
     const auto logits = l2->forward(torch::relu(l1->forward(x)));
     const auto loss = torch::cross_entropy_loss(logits, y);
-    const double value = loss.item<double>();
-    const double acc =
-        logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
-    volatile double sink = value + acc;
-    (void)sink;
-    loss.backward();
-    opt.step();
+    classifier_update(loss, logits, y, opt);
   };
   time_loop(name, episodes, make, step);
 }
@@ -219,13 +228,7 @@ void lenet5(int64_t episodes, const std::string& folder) {
     h = torch::relu(c3->forward(h)).flatten(1);
     const auto logits = f2->forward(torch::relu(f1->forward(h)));
     const auto loss = torch::nll_loss(torch::log_softmax(logits, 1), y);
-    const double value = loss.item<double>();
-    const double acc =
-        logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
-    volatile double sink = value + acc;
-    (void)sink;
-    loss.backward();
-    opt.step();
+    classifier_update(loss, logits, y, opt);
   };
   time_loop("lenet5", episodes, make, step);
 }

@@ -128,8 +128,6 @@ class BatchPrefetcher {
   void plan(int64_t end);
   /// Batch `index`: made ahead, or made now.
   sdk::DataDict take(int64_t index);
-  /// True once batches are made on the background thread.
-  bool enabled() const { return enabled_; }
 
   static constexpr double kMinPrefetchMicros = 10.0;
   /// The threshold when LibTorch's intra-op threads already use every core:
