@@ -11,7 +11,9 @@ packages=(
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libspdlog-dev libfmt-dev
   libgtest-dev googletest
-  zlib1g-dev
+  zlib1g-dev              # the vision tests write gzipped IDX files
+  file                    # CPack's DEB generator inspects the binaries with it
+  libblas3                # the reference BLAS: the BLAS-warning test runs LibTorch on it
   dataset-fashion-mnist   # real Fashion-MNIST (gzipped IDX) in /usr/share/datasets/fashion-mnist
 )
 
