@@ -1,7 +1,8 @@
 // Batches: samplers and the deterministic batch stream.
+#include <mip/core/batches.hpp>
 #include <mip/core/files.hpp>
+#include <mip/core/logging.hpp>
 #include <mip/core/registry.hpp>
-#include <mip/core/training.hpp>
 #include <mip/sdk/problem.hpp>
 
 #include <dlfcn.h>
@@ -246,7 +247,7 @@ void BatchPrefetcher::start(int64_t next, const sdk::DataDict& made) {
   thread_ = std::thread([this] { loop(); });
 }
 
-void BatchPrefetcher::plan(int64_t end) {
+void BatchPrefetcher::make_ahead_until(int64_t end) {
   std::lock_guard<std::mutex> lock(mutex_);
   end_ = end;  // the next take() wakes the thread
 }
@@ -360,38 +361,6 @@ void BatchPrefetcher::loop() {
     made_.push_back(std::move(m));
     ready_cv_.notify_one();
   }
-}
-
-std::string blas_warning() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, path;
-  while (std::getline(maps, line)) {
-    const auto at = line.find('/');
-    if (at == std::string::npos)
-      continue;
-    const std::string p = line.substr(at);
-    // LibTorch's BLAS calls resolve to libblas.so.3 (Debian's alternative).
-    if (p.find("libblas.so") != std::string::npos) {
-      path = p;
-      break;
-    }
-  }
-  if (path.empty())
-    return "";
-  std::error_code ec;
-  const std::string real = std::filesystem::canonical(path, ec).string();
-  const std::string& name = ec ? path : real;
-  if (name.find("/blas/libblas.so") != std::string::npos)
-    return "LibTorch runs on the reference BLAS (" + name +
-           "), several times slower than OpenBLAS; install it with: sudo apt "
-           "install "
-           "libopenblas0-openmp";
-  if (name.find("pthread") != std::string::npos)
-    return "LibTorch runs on OpenBLAS's pthread build (" + name +
-           "), whose threads fight LibTorch's OpenMP threads; install the "
-           "OpenMP build: sudo apt "
-           "install libopenblas0-openmp";
-  return "";
 }
 
 }  // namespace mip

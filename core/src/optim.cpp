@@ -1,6 +1,7 @@
 // Optimizers by name and learning-rate schedulers.
+#include <mip/core/optim.hpp>
 #include <mip/core/registry.hpp>
-#include <mip/core/training.hpp>
+#include <mip/sdk/error.hpp>
 
 #include <cmath>
 
@@ -33,11 +34,13 @@ class OptimizerArgs {
       }
     }
   }
-  double d(const std::string& k, double fallback) const {
-    return v_.get<double>(k, fallback);
+  /// A number argument, or PyTorch's default for it.
+  double number(const std::string& k, double pytorch_default) const {
+    return v_.get<double>(k, pytorch_default);
   }
-  bool b(const std::string& k, bool fallback) const {
-    return v_.get<bool>(k, fallback);
+  /// A yes/no argument, or PyTorch's default for it.
+  bool flag(const std::string& k, bool pytorch_default) const {
+    return v_.get<bool>(k, pytorch_default);
   }
   std::tuple<double, double> betas(std::tuple<double, double> fallback) const {
     if (!v_.has("betas"))
@@ -63,18 +66,18 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(
   if (name == "Adam" || name == "AdamW") {
     OptimizerArgs a(v, name, {"lr", "betas", "eps", "weight_decay", "amsgrad"});
     if (name == "Adam") {
-      optim::AdamOptions o(a.d("lr", 1e-3));
+      optim::AdamOptions o(a.number("lr", 1e-3));
       o.betas(a.betas({0.9, 0.999}))
-          .eps(a.d("eps", 1e-8))
-          .weight_decay(a.d("weight_decay", 0.0))
-          .amsgrad(a.b("amsgrad", false));
+          .eps(a.number("eps", 1e-8))
+          .weight_decay(a.number("weight_decay", 0.0))
+          .amsgrad(a.flag("amsgrad", false));
       return std::make_unique<optim::Adam>(std::move(params), o);
     }
-    optim::AdamWOptions o(a.d("lr", 1e-3));
+    optim::AdamWOptions o(a.number("lr", 1e-3));
     o.betas(a.betas({0.9, 0.999}))
-        .eps(a.d("eps", 1e-8))
-        .weight_decay(a.d("weight_decay", 1e-2))
-        .amsgrad(a.b("amsgrad", false));
+        .eps(a.number("eps", 1e-8))
+        .weight_decay(a.number("weight_decay", 1e-2))
+        .amsgrad(a.flag("amsgrad", false));
     return std::make_unique<optim::AdamW>(std::move(params), o);
   }
   if (name == "SGD") {
@@ -82,34 +85,34 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(
         v, name, {"lr", "momentum", "dampening", "weight_decay", "nesterov"});
     MIP_CHECK(v.has("lr"), ConfigError, "optimizer SGD needs [", v.path(),
               ".lr]");
-    optim::SGDOptions o(a.d("lr", 0.0));
-    o.momentum(a.d("momentum", 0.0))
-        .dampening(a.d("dampening", 0.0))
-        .weight_decay(a.d("weight_decay", 0.0))
-        .nesterov(a.b("nesterov", false));
+    optim::SGDOptions o(a.number("lr", 0.0));
+    o.momentum(a.number("momentum", 0.0))
+        .dampening(a.number("dampening", 0.0))
+        .weight_decay(a.number("weight_decay", 0.0))
+        .nesterov(a.flag("nesterov", false));
     return std::make_unique<optim::SGD>(std::move(params), o);
   }
   if (name == "RMSprop") {
     OptimizerArgs a(
         v, name,
         {"lr", "alpha", "eps", "weight_decay", "momentum", "centered"});
-    optim::RMSpropOptions o(a.d("lr", 1e-2));
-    o.alpha(a.d("alpha", 0.99))
-        .eps(a.d("eps", 1e-8))
-        .weight_decay(a.d("weight_decay", 0.0))
-        .momentum(a.d("momentum", 0.0))
-        .centered(a.b("centered", false));
+    optim::RMSpropOptions o(a.number("lr", 1e-2));
+    o.alpha(a.number("alpha", 0.99))
+        .eps(a.number("eps", 1e-8))
+        .weight_decay(a.number("weight_decay", 0.0))
+        .momentum(a.number("momentum", 0.0))
+        .centered(a.flag("centered", false));
     return std::make_unique<optim::RMSprop>(std::move(params), o);
   }
   if (name == "Adagrad") {
     OptimizerArgs a(
         v, name,
         {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"});
-    optim::AdagradOptions o(a.d("lr", 1e-2));
-    o.lr_decay(a.d("lr_decay", 0.0))
-        .weight_decay(a.d("weight_decay", 0.0))
-        .initial_accumulator_value(a.d("initial_accumulator_value", 0.0))
-        .eps(a.d("eps", 1e-10));
+    optim::AdagradOptions o(a.number("lr", 1e-2));
+    o.lr_decay(a.number("lr_decay", 0.0))
+        .weight_decay(a.number("weight_decay", 0.0))
+        .initial_accumulator_value(a.number("initial_accumulator_value", 0.0))
+        .eps(a.number("eps", 1e-10));
     return std::make_unique<optim::Adagrad>(std::move(params), o);
   }
   const auto best =
@@ -147,8 +150,8 @@ class EpochSchedule final : public LrScheduler {
     set_lrs(opt_, lrs);
   }
   void validation(double) override {}
-  std::vector<double> state() const override { return {}; }
-  void restore(const std::vector<double>&, int64_t epochs_done) override {
+  SchedulerState state() const override { return {}; }
+  void restore(const SchedulerState&, int64_t epochs_done) override {
     if (epochs_done > 0)
       epoch_end(epochs_done);
   }
@@ -195,19 +198,25 @@ class Plateau final : public LrScheduler {
       bad_ = 0;
     }
   }
-  std::vector<double> state() const override {
-    std::vector<double> s = {best_, double(bad_), double(cooldown_left_)};
-    for (auto& g : opt_.param_groups())
-      s.push_back(g.options().get_lr());
+  SchedulerState state() const override {
+    SchedulerState s = {{"best", best_},
+                        {"num_bad_epochs", double(bad_)},
+                        {"cooldown_counter", double(cooldown_left_)}};
+    const auto& groups = opt_.param_groups();
+    for (size_t i = 0; i < groups.size(); ++i)
+      s["lr." + std::to_string(i)] = groups[i].options().get_lr();
     return s;
   }
-  void restore(const std::vector<double>& s, int64_t) override {
-    if (s.size() < 3)
+  void restore(const SchedulerState& s, int64_t) override {
+    if (s.empty())
       return;
-    best_ = s[0];
-    bad_ = static_cast<int64_t>(s[1]);
-    cooldown_left_ = static_cast<int64_t>(s[2]);
-    set_lrs(opt_, std::vector<double>(s.begin() + 3, s.end()));
+    best_ = s.at("best");
+    bad_ = static_cast<int64_t>(s.at("num_bad_epochs"));
+    cooldown_left_ = static_cast<int64_t>(s.at("cooldown_counter"));
+    std::vector<double> lrs;
+    for (size_t i = 0; s.count("lr." + std::to_string(i)); ++i)
+      lrs.push_back(s.at("lr." + std::to_string(i)));
+    set_lrs(opt_, lrs);
   }
 
  private:
@@ -223,6 +232,18 @@ class Plateau final : public LrScheduler {
 };
 
 }  // namespace
+
+SchedulerState scheduler_state_from_list(const std::vector<double>& list) {
+  SchedulerState s;
+  if (list.size() < 3)
+    return s;
+  s["best"] = list[0];
+  s["num_bad_epochs"] = list[1];
+  s["cooldown_counter"] = list[2];
+  for (size_t i = 3; i < list.size(); ++i)
+    s["lr." + std::to_string(i - 3)] = list[i];
+  return s;
+}
 
 std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& v,
                                             torch::optim::Optimizer& opt) {
@@ -298,6 +319,34 @@ std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& v,
       (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
       " (available: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, "
       "ReduceLROnPlateau)");
+}
+
+// --- gradient clipping
+// ------------------------------------------------------------
+
+GradientClipping GradientClipping::from_config(const sdk::ParamView& training) {
+  GradientClipping c;
+  if (!training.has("gradient_clipping"))
+    return c;
+  try {
+    c.value = training.get<double>("gradient_clipping");
+    return c;
+  } catch (const ParameterError&) {
+  }
+  const auto clip = training.child("gradient_clipping");
+  for (const auto& k : clip->keys())
+    MIP_CHECK(k == "value" || k == "norm", ConfigError, "[", clip->path(), ".",
+              k, "] is unknown; use a number, {value: v} or {norm: n}");
+  c.value = clip->get<double>("value", 0.0);
+  c.norm = clip->get<double>("norm", 0.0);
+  return c;
+}
+
+void GradientClipping::apply(const std::vector<torch::Tensor>& params) const {
+  if (value > 0)
+    torch::nn::utils::clip_grad_value_(params, value);
+  if (norm > 0)
+    torch::nn::utils::clip_grad_norm_(params, norm);
 }
 
 }  // namespace mip

@@ -1,4 +1,7 @@
+#include <mip/core/files.hpp>
 #include <mip/core/statistics.hpp>
+
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -263,6 +266,43 @@ void CsvWriter::close() {
   std::fclose(file_);
   file_ = nullptr;
   formats_.clear();
+}
+
+void truncate_csv_after(const std::string& path, int64_t last_episode) {
+  if (!std::filesystem::exists(path))
+    return;
+  std::stringstream in(read_text_file(path));
+  std::string line, out;
+  if (!std::getline(in, line))
+    return;
+  out = line + "\n";
+  size_t column = std::string::npos, i = 0;
+  std::stringstream header(line);
+  std::string cell;
+  while (std::getline(header, cell, ',')) {
+    if (cell == "episode")
+      column = i;
+    ++i;
+  }
+  while (std::getline(in, line)) {
+    if (line.empty())
+      continue;
+    std::stringstream row(line);
+    int64_t episode = -1;
+    for (size_t j = 0; std::getline(row, cell, ','); ++j) {
+      if (j == column) {
+        try {
+          episode = std::stoll(cell);
+        } catch (const std::exception&) {
+          episode = -1;
+        }
+      }
+    }
+    if (column == std::string::npos ||
+        (episode >= 0 && episode <= last_episode))
+      out += line + "\n";
+  }
+  write_file_atomic(path, out);
 }
 
 }  // namespace mip

@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include <mip/core/checkpoint.hpp>
 #include <mip/core/files.hpp>
-#include <mip/core/training.hpp>
+#include <mip/core/signals.hpp>
+#include <mip/core/tester.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
 
@@ -12,25 +14,23 @@ namespace fs = std::filesystem;
 
 namespace mip {
 
-namespace {
+Tester::Tester(WorkerOptions options) : run_(std::move(options)) {
+  test_.name = "testing";
+}
 
-constexpr const char* kTesterDefaults = R"(
-testing:
-  problem:
-    max_test_episodes: -1
-)";
+Tester::~Tester() = default;
 
-}  // namespace
-
-Tester::Tester(WorkerOptions options)
-    : Session(std::move(options), kTesterDefaults) {}
+void Tester::fail(const std::string& error) {
+  observers_.run_ended({RunState::kFailed, error});
+}
 
 void Tester::setup() {
-  MIP_CHECK(!opts_.model_checkpoint.empty(), ConfigError,
+  MIP_CHECK(!run_.options().model_checkpoint.empty(), ConfigError,
             "mip-tester: --model is required: a checkpoint "
             "(models/model_best.pt) or an "
             "experiment folder");
-  const fs::path given = fs::absolute(expand_user(opts_.model_checkpoint));
+  const fs::path given =
+      fs::absolute(expand_user(run_.options().model_checkpoint));
   fs::path experiment;
   if (fs::is_directory(given)) {
     experiment = given;
@@ -45,58 +45,53 @@ void Tester::setup() {
   }
   MIP_CHECK(fs::is_regular_file(checkpoint_), ConfigError,
             "mip-tester: checkpoint [", checkpoint_, "] does not exist");
-  std::vector<std::string> files = opts_.configs;
+  std::vector<std::string> files = run_.options().configs;
   const fs::path training_config = experiment / "training_configuration.yaml";
   if (fs::is_regular_file(training_config))
     files.push_back(training_config.string());
   MIP_CHECK(!files.empty(), ConfigError, "mip-tester: no configuration: [",
             training_config.string(), "] is missing and no --config was given");
-  configure(files);
-  const Component& test_c = problem_component("testing");
+  run_.configure(files);
+  ParamRegistry& registry = run_.registry();
+  const Component& test_c = run_.problem_component("testing");
   for (const char* s : {"training", "validation"})
-    if (registry_.has(std::string(s) + ".problem.name"))
-      problem_component(s);
-  const Component& model_c = model_component();
-  problem_name_ = registry_.view("testing.problem")->get<std::string>("name");
-  model_name_ = model_c.name;
+    if (registry.has(std::string(s) + ".problem.name"))
+      run_.problem_component(s);
+  const Component& model_c = run_.model_component();
 
   read_multi_tests();
-  seed("testing");
-  check_keys(false);
-  test_component_ = &test_c;
-  problem_ = build_problem(test_c, "testing");
-  add_problem_values(*problem_, problem_name_);
-  check_keys(true);
-  model_ = build_model(model_c);
-  check_fit(*problem_, "testing");
-  setup_device();
-  const CheckpointMeta m = load_checkpoint(checkpoint_, *model_);
-  model_->to(device_);
-  make_stream();
+  run_.seed("testing");
+  run_.check_unknown_keys(false);
+  component_ = &test_c;
+  test_.problem = run_.build_problem(test_c, "testing");
+  run_.add_problem_values(*test_.problem);
+  run_.check_unknown_keys(true);
+  run_.build_model(model_c);
+  run_.check_problem_fits_model(*test_.problem, "testing");
+  run_.setup_device();
+  const CheckpointMeta m = load_checkpoint(checkpoint_, run_.model());
+  run_.model().to(run_.device());
+  test_.make_stream(run_, 2);
 
-  dir_ = create_timestamped_dir(
-      opts_.expdir == "./experiments" ? experiment.string() : opts_.expdir,
-      "test_", opts_.savetag);
+  dir_ = create_timestamped_dir(run_.options().expdir == "./experiments"
+                                    ? experiment.string()
+                                    : run_.options().expdir,
+                                "test_", run_.options().savetag);
   logging_add_file((fs::path(dir_) / "tester.log").string());
-  status_.worker = opts_.worker;
-  status_.started = now_string();
-  write_status(dir_, status_);
-  started_ = true;
+  test_.declare_statistics(run_, false);
+  observers_.attach(run_);
+  observers_.run_started(
+      {dir_, false, 0, 0, -1.0, -1, {{test_.name, &test_.col, &test_.agg}}});
   write_file_atomic((fs::path(dir_) / "testing_configuration.yaml").string(),
                     "# Resolved configuration of the test " + dir_ +
                         "\n# checkpoint: " + checkpoint_ + "\n" +
-                        registry_.dump());
-  log_.info("Testing " + model_name_ + " from " + checkpoint_ + " (episode " +
-            std::to_string(m.episode) + ", validation loss " +
-            std::to_string(m.loss) + ", status: " + m.status + ") on " +
-            problem_name_ + ": " + std::to_string(episodes_) + " episodes");
-  log_.info("Test folder: " + dir_);
-  declare_statistics(*problem_, stats_, false);
-  stats_.episodes.open((fs::path(dir_) / "testing_statistics.csv").string(),
-                       stats_.col.csv_header(), false);
-  stats_.aggregates.open(
-      (fs::path(dir_) / "testing_set_agg_statistics.csv").string(),
-      stats_.agg.csv_header(), false);
+                        registry.dump());
+  run_.log().info("Testing " + run_.model_name() + " from " + checkpoint_ +
+                  " (episode " + std::to_string(m.episode) +
+                  ", validation loss " + std::to_string(m.loss) +
+                  ", status: " + m.status + ") on " + run_.problem_name() +
+                  ": " + std::to_string(episodes()) + " episodes");
+  run_.log().info("Test folder: " + dir_);
 }
 
 namespace {
@@ -121,10 +116,11 @@ void find_leaves(const sdk::ParamView& view,
 }  // namespace
 
 void Tester::read_multi_tests() {
-  if (!registry_.has("testing.multi_tests"))
+  const ParamRegistry& registry = run_.registry();
+  if (!registry.has("testing.multi_tests"))
     return;
-  const auto mt = registry_.view("testing.multi_tests");
-  const auto testing = registry_.view("testing");
+  const auto mt = registry.view("testing.multi_tests");
+  const auto testing = registry.view("testing");
   size_t count = 0;
   for (const auto& key : mt->keys()) {
     std::vector<std::string> paths;
@@ -144,70 +140,62 @@ void Tester::read_multi_tests() {
   }
 }
 
-void Tester::make_stream() {
-  batches_.reset();  // before its stream
-  stream_ = std::make_unique<BatchStream>(
-      problem_, registry_.view("testing.problem")->get<int64_t>("batch_size"),
-      seed_data_, 2, SamplerSpec::from_config(registry_, "testing"));
-  batches_ = std::make_unique<BatchPrefetcher>(
-      *stream_, PrefetchSpec::from_config(registry_, "testing"));
-  const int64_t all = stream_->batches_per_epoch();
-  const int64_t max =
-      registry_.view("testing.problem")->get<int64_t>("max_test_episodes");
-  episodes_ = max < 0 ? all : std::min(max, all);
+int64_t Tester::episodes() const {
+  const int64_t all = test_.stream->batches_per_epoch();
+  const int64_t max = run_.registry()
+                          .view("testing.problem")
+                          ->get<int64_t>("max_test_episodes");
+  return max < 0 ? all : std::min(max, all);
 }
 
 void Tester::prepare_test(size_t index) {
   std::string tag;
   for (const auto& [path, values] : multi_tests_) {
-    registry_.set_value(path, values[index], "testing.multi_tests");
+    run_.registry().set_value(path, values[index], "testing.multi_tests");
     tag += " " + path.substr(path.rfind('.') + 1) + "=" + values[index];
   }
-  problem_ = build_problem(*test_component_, "testing");
-  check_fit(*problem_, "testing");
-  make_stream();
-  log_.info("Test " + std::to_string(index + 1) + " of " +
-            std::to_string(multi_tests_.front().second.size()) + ":" + tag);
+  test_.problem = run_.build_problem(*component_, "testing");
+  run_.check_problem_fits_model(*test_.problem, "testing");
+  test_.make_stream(run_, 2);
+  run_.log().info("Test " + std::to_string(index + 1) + " of " +
+                  std::to_string(multi_tests_.front().second.size()) + ":" +
+                  tag);
 }
 
 int Tester::test() {
   install_stop_handlers();
   torch::NoGradGuard no_grad;
-  model_->eval();
+  run_.model().eval();
   const size_t tests =
       multi_tests_.empty() ? 1 : multi_tests_.front().second.size();
   int64_t total = 0;
   for (size_t t = 0; t < tests; ++t) {
     if (!multi_tests_.empty())
       prepare_test(t);
-    stats_.col.reset();
-    batches_->plan(episodes_);
-    for (int64_t episode = 0; episode < episodes_; ++episode) {
+    test_.col.reset();
+    const int64_t n = episodes();
+    test_.batches->make_ahead_until(n);
+    for (int64_t episode = 0; episode < n; ++episode) {
       if (stop_requested()) {
-        stats_.episodes.flush();
-        mark(RunState::kInterrupted,
-             "Interrupted after " + std::to_string(total) + " episodes");
+        observers_.run_ended(
+            {RunState::kInterrupted,
+             "Interrupted after " + std::to_string(total) + " episodes"});
         return kExitInterrupted;
       }
-      const sdk::DataDict batch = next_batch(*batches_, episode, "testing");
-      forward_and_collect(*problem_, batch, stats_.col, episode, 0, nullptr);
-      stats_.episodes.write(stats_.col.csv_row());
-      if (episode % opts_.log_interval == 0)
-        log_.info(stats_.col.line("Test"));
+      test_.evaluate(run_, test_.batch(run_, episode), episode, 0);
+      observers_.episode_done({test_.name, "Test", episode, test_.col});
       ++total;
     }
-    aggregate(stats_.col, stats_.agg, *problem_, episodes_);
-    stats_.aggregates.write(stats_.agg.csv_row());
-    log_.info(stats_.agg.line("Full Test"));
+    test_.aggregate(run_, n);
+    observers_.epoch_done({test_.name, "Full Test", n, test_.agg});
   }
-  stats_.episodes.flush();
-  stats_.aggregates.flush();
-  status_.episode = total;
-  mark(RunState::kFinished,
+  observers_.run_ended(
+      {RunState::kFinished,
        "Tested " + std::to_string(total) + " episodes" +
            (tests > 1 ? " in " + std::to_string(tests) + " tests (multi_tests)"
-                      : ""));
-  log_.info("Test folder: " + dir_);
+                      : ""),
+       total});
+  run_.log().info("Test folder: " + dir_);
   return kExitOk;
 }
 
@@ -234,7 +222,7 @@ int run_tester(int argc, char** argv) {
         tester.setup();
         return tester.test();
       },
-      &tester, worker);
+      [&](const std::string& error) { tester.fail(error); }, worker);
 }
 
 }  // namespace mip

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -113,5 +114,9 @@ class CsvWriter {
   std::condition_variable cv_;
   std::thread thread_;
 };
+
+/// Removes the rows of a statistics CSV whose `episode` column is above
+/// `last_episode` (used on resume; rewritten atomically).
+void truncate_csv_after(const std::string& path, int64_t last_episode);
 
 }  // namespace mip

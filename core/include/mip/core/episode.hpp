@@ -1,0 +1,45 @@
+#pragma once
+
+// One section of a run (training, validation or testing): its problem, its
+// batches and its statistics; and what an episode does with them: forward,
+// loss, statistics, aggregates. Includes LibTorch.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <mip/core/batches.hpp>
+#include <mip/core/statistics.hpp>
+
+namespace mip {
+
+class Run;
+
+/// A section's problem, batch stream and statistics.
+struct Section {
+  std::string name;  ///< "training", "validation" or "testing"
+  std::shared_ptr<sdk::Problem> problem;
+  std::unique_ptr<BatchStream> stream;
+  std::unique_ptr<BatchPrefetcher> batches;  ///< after its stream
+  StatisticsCollector col;
+  StatisticsAggregator agg;
+
+  /// (Re)builds the stream of batches from `<name>.problem.batch_size`, the
+  /// sampler and dataloader keys; `stream_id` keeps sections' data apart.
+  void make_stream(const Run& run, uint64_t stream_id);
+  /// Declares the worker's, the problem's and the model's statistics.
+  void declare_statistics(const Run& run, bool with_epoch);
+  /// Batch `index`, on the run's device; errors name the problem and batch.
+  sdk::DataDict batch(const Run& run, int64_t index);
+  /// Forward, loss and statistics of one batch; returns the loss value (and
+  /// the loss tensor in `loss_out` for a backward pass).
+  double evaluate(const Run& run,
+                  const sdk::DataDict& batch,
+                  int64_t episode,
+                  int64_t epoch,
+                  torch::Tensor* loss_out = nullptr);
+  /// The aggregates of what `col` collected (nothing when it is empty).
+  void aggregate(const Run& run, int64_t episode);
+};
+
+}  // namespace mip

@@ -1,0 +1,147 @@
+#pragma once
+
+// What watches a run (console lines, CSV files, status.yaml, ...) receives
+// its events through one small interface. The loops name no observer: each
+// is registered once (ObserverRegistration) and built for every run.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <mip/core/experiment.hpp>
+
+namespace mip {
+
+class Run;
+class StatisticsCollector;
+class StatisticsAggregator;
+
+/// A section's statistics, as the observers see them.
+struct SectionStatistics {
+  std::string name;  ///< "training", "validation", "testing"
+  const StatisticsCollector* col = nullptr;
+  const StatisticsAggregator* agg = nullptr;
+};
+
+/// The run's folder is ready (status.yaml may be written, files opened).
+struct RunStarted {
+  std::string dir;
+  bool resumed = false;
+  int64_t first_episode = 0;  ///< the episode this process starts at
+  int64_t epoch = 0;
+  double best_loss = -1.0;  ///< after a resume
+  int64_t best_episode = -1;
+  std::vector<SectionStatistics> sections;
+};
+
+/// The loop is about to run its first episode.
+struct TrainingStarted {
+  int64_t first_episode;
+};
+
+/// One episode's statistics are in `col` (training: after the step).
+struct EpisodeDone {
+  const std::string& section;
+  const char* label;  ///< "Training", "Test"
+  int64_t episode;
+  const StatisticsCollector& col;
+};
+
+/// A validation ended: partial (one batch, in `col`) or full (the whole
+/// set, aggregated in `agg`).
+struct ValidationDone {
+  bool full;
+  int64_t episode;
+  double loss;
+  const StatisticsCollector& col;
+  const StatisticsAggregator& agg;
+};
+
+/// An epoch (or a whole test) ended; its aggregates are in `agg`.
+struct EpochDone {
+  const std::string& section;
+  std::string label;  ///< "Epoch 3", "Full Training", "Full Test"
+  int64_t episode;
+  const StatisticsAggregator& agg;
+};
+
+/// A checkpoint is on disk.
+struct CheckpointWritten {
+  std::string path;
+  bool best;  ///< model_best.pt; else model_last.pt (or an intermediate)
+  int64_t episode;
+  int64_t epoch;
+  double best_loss;
+  int64_t best_episode;
+};
+
+/// The loop stopped after `last_episode` (final validations may follow).
+struct TrainingStopped {
+  int64_t last_episode;
+  std::string cause;
+};
+
+/// The run ended (also on failure: then `state` is kFailed).
+struct RunEnded {
+  RunState state;
+  std::string cause;
+  int64_t episodes = -1;  ///< episodes to record (-1: as checkpointed)
+};
+
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void run_started(const RunStarted&) {}
+  virtual void training_started(const TrainingStarted&) {}
+  virtual void episode_done(const EpisodeDone&) {}
+  virtual void validation_done(const ValidationDone&) {}
+  virtual void epoch_done(const EpochDone&) {}
+  virtual void checkpoint_written(const CheckpointWritten&) {}
+  virtual void training_stopped(const TrainingStopped&) {}
+  virtual void run_ended(const RunEnded&) {}
+  /// Everything received so far is on disk when this returns.
+  virtual void flush() {}
+};
+
+/// The observers of one run, in registration order.
+class Observers {
+ public:
+  /// Builds every registered observer for `run` (each may decline).
+  void attach(const Run& run);
+  void add(std::unique_ptr<RunObserver> observer);
+  void run_started(const RunStarted& e);
+  void training_started(const TrainingStarted& e);
+  void episode_done(const EpisodeDone& e) {
+    for (const auto& o : list_)
+      o->episode_done(e);
+  }
+  void validation_done(const ValidationDone& e);
+  void epoch_done(const EpochDone& e);
+  void checkpoint_written(const CheckpointWritten& e);
+  void training_stopped(const TrainingStopped& e);
+  /// Once per run: later calls (a failure while ending) are ignored.
+  void run_ended(const RunEnded& e);
+  void flush();
+  bool started() const { return started_; }
+
+ private:
+  std::vector<std::unique_ptr<RunObserver>> list_;
+  bool started_ = false;
+  bool ended_ = false;
+};
+
+/// Builds an observer for a run, or nullptr when it does not apply (a flag
+/// not given). `all` lets it act on the others (flush).
+using ObserverFactory =
+    std::function<std::unique_ptr<RunObserver>(const Run& run, Observers& all)>;
+
+/// Registers an observer for every run: one line beside its class,
+///   const ObserverRegistration kCsv{20, "csv", make_csv_observer};
+/// `order` sets who hears an event first (lower first).
+struct ObserverRegistration {
+  ObserverRegistration(int order, const char* name, ObserverFactory factory);
+};
+
+}  // namespace mip

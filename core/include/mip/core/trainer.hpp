@@ -1,0 +1,81 @@
+#pragma once
+
+// mip-online-trainer and mip-offline-trainer: one loop over the training
+// batches; a schedule decides when epochs end, what to validate, what to save
+// and when to stop; observers record what happens.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <mip/core/episode.hpp>
+#include <mip/core/observer.hpp>
+#include <mip/core/progress.hpp>
+#include <mip/core/run.hpp>
+#include <mip/core/schedule.hpp>
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace mip {
+
+class LrScheduler;
+struct GradientClipping;
+
+class Trainer {
+ public:
+  /// `options.worker` is mip-online-trainer or mip-offline-trainer.
+  explicit Trainer(WorkerOptions options);
+  ~Trainer();
+  /// Builds everything from the configuration (or the folder to resume).
+  void setup();
+  /// Trains; returns the exit code.
+  int train();
+  /// Records a failure in the experiment folder (status.yaml).
+  void fail(const std::string& error);
+
+ private:
+  void read_configuration();
+  void build_components();
+  void build_optimisation();
+  void resume();
+  void open_experiment();
+  /// One training episode: batch, forward, loss, backward, step.
+  double train_episode(int64_t episode);
+  void end_epoch(int64_t episode);
+  double partial_validation(int64_t episode);
+  /// On the whole validation set; `epoch` is recorded with it.
+  double full_validation(int64_t episode, int64_t epoch);
+  /// A validation that counts: best model, scheduler; returns the reason to
+  /// stop, or "".
+  std::string counted_validation(double loss,
+                                 int64_t episode,
+                                 int64_t epoch,
+                                 bool full);
+  /// Writes model_best.pt when `loss` is the best so far.
+  void save_best(double loss,
+                 int64_t episode,
+                 int64_t epoch,
+                 const std::string& status);
+  void save_last(double loss, const std::string& status);
+  CheckpointMeta meta(double loss, const std::string& status) const;
+  void curriculum_at(int64_t episode);
+
+  Run run_;
+  std::unique_ptr<Schedule> schedule_;
+  Section train_, valid_;
+  sdk::DataDict validation_batch_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<LrScheduler> scheduler_;
+  std::unique_ptr<GradientClipping> clipping_;
+  std::vector<torch::Tensor> params_;
+  TrainingProgress progress_;
+  bool resumed_ = false;
+  bool curriculum_ = false;
+  bool curriculum_done_ = true;
+  std::string dir_;
+  Observers observers_;
+};
+
+}  // namespace mip

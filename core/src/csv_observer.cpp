@@ -1,0 +1,68 @@
+// The statistics CSV files of a run (MI-Prometheus's names and columns):
+// <section>_statistics.csv, one row per episode or partial validation, and
+// <section>_set_agg_statistics.csv, one row per epoch or full validation.
+#include <filesystem>
+#include <map>
+
+#include <mip/core/observer.hpp>
+#include <mip/core/run.hpp>
+#include <mip/core/statistics.hpp>
+
+namespace mip {
+
+namespace {
+
+class CsvObserver final : public RunObserver {
+ public:
+  explicit CsvObserver(const Run& run)
+      : interval_(run.options().log_interval) {}
+
+  void run_started(const RunStarted& e) override {
+    const std::filesystem::path dir(e.dir);
+    for (const auto& s : e.sections) {
+      Files& f = files_[s.name];
+      f.episodes.open((dir / (s.name + "_statistics.csv")).string(),
+                      s.col->csv_header(), e.resumed);
+      f.aggregates.open((dir / (s.name + "_set_agg_statistics.csv")).string(),
+                        s.agg->csv_header(), e.resumed);
+    }
+  }
+  void episode_done(const EpisodeDone& e) override {
+    CsvWriter& w = files_.at(e.section).episodes;
+    w.write_last(e.col);
+    if (e.episode % interval_ == 0)
+      w.flush_async();  // formatted and written off the training thread
+  }
+  void validation_done(const ValidationDone& e) override {
+    Files& f = files_.at("validation");
+    CsvWriter& w = e.full ? f.aggregates : f.episodes;
+    w.write(e.full ? e.agg.csv_row() : e.col.csv_row());
+    w.flush();
+  }
+  void epoch_done(const EpochDone& e) override {
+    files_.at(e.section).aggregates.write(e.agg.csv_row());
+  }
+  void run_ended(const RunEnded&) override { flush(); }
+  void flush() override {
+    for (auto& [name, f] : files_) {
+      f.episodes.flush();
+      f.aggregates.flush();
+    }
+  }
+
+ private:
+  struct Files {
+    CsvWriter episodes;
+    CsvWriter aggregates;
+  };
+  int64_t interval_;
+  std::map<std::string, Files> files_;
+};
+
+const ObserverRegistration kCsv{20, "csv", [](const Run& run, Observers&) {
+                                  return std::make_unique<CsvObserver>(run);
+                                }};
+
+}  // namespace
+
+}  // namespace mip

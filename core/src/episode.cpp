@@ -1,0 +1,93 @@
+// A section's stream of batches, and what an episode does with a batch.
+#include <mip/core/episode.hpp>
+#include <mip/core/run.hpp>
+#include <mip/sdk/model.hpp>
+#include <mip/sdk/problem.hpp>
+
+namespace mip {
+
+void Section::make_stream(const Run& run, uint64_t stream_id) {
+  batches.reset();  // before its stream
+  const ParamRegistry& registry = run.registry();
+  stream = std::make_unique<BatchStream>(
+      problem, registry.view(name + ".problem")->get<int64_t>("batch_size"),
+      run.data_seed(), stream_id, SamplerSpec::from_config(registry, name));
+  batches = std::make_unique<BatchPrefetcher>(
+      *stream, PrefetchSpec::from_config(registry, name));
+}
+
+void Section::declare_statistics(const Run& run, bool with_epoch) {
+  col.add_statistic("loss", "{:12.10f}");
+  col.add_statistic("episode", "{:06d}");
+  if (with_epoch)
+    col.add_statistic("epoch", "{:02d}");
+  agg.add_aggregator("episode", "{:06d}");
+  agg.add_aggregator("episodes_aggregated", "{:06d}");
+  sdk::add_mean_std_aggregators(agg, "loss", "{:12.10f}");
+  if (with_epoch)
+    agg.add_aggregator("epoch", "{:02d}");
+  with_context("problem [" + run.problem_name() + "] statistics", [&] {
+    problem->add_statistics(col);
+    problem->add_aggregators(agg);
+  });
+  with_context("model [" + run.model_name() + "] statistics", [&] {
+    run.model().add_statistics(col);
+    run.model().add_aggregators(agg);
+  });
+}
+
+sdk::DataDict Section::batch(const Run& run, int64_t index) {
+  sdk::DataDict b = with_context(
+      [&] {
+        return "problem [" + run.problem_name() + "] " + name + " batch " +
+               std::to_string(index);
+      },
+      [&] { return batches->take(index); });
+  return run.device().is_cpu() ? b : b.to(run.device(), true);
+}
+
+double Section::evaluate(const Run& run,
+                         const sdk::DataDict& batch,
+                         int64_t episode,
+                         int64_t epoch,
+                         torch::Tensor* loss_out) {
+  const auto at = [episode] {
+    return " (episode " + std::to_string(episode) + ")";
+  };
+  sdk::Model& model = run.model();
+  const sdk::DataDict predictions = with_context(
+      [&] { return "model [" + run.model_name() + "] forward" + at(); },
+      [&] { return model.forward(batch); });
+  const torch::Tensor loss = with_context(
+      [&] { return "problem [" + run.problem_name() + "] loss" + at(); },
+      [&] { return problem->evaluate_loss(batch, predictions); });
+  const double value = loss.item<double>();
+  col.collect("loss", value);
+  col.collect("episode", static_cast<double>(episode));
+  if (col.declared("epoch"))
+    col.collect("epoch", static_cast<double>(epoch));
+  with_context([&] { return "statistics" + at(); },
+               [&] {
+                 problem->collect_statistics(col, batch, predictions);
+                 model.collect_statistics(col, batch, predictions);
+               });
+  if (loss_out)
+    *loss_out = loss;
+  return value;
+}
+
+void Section::aggregate(const Run& run, int64_t episode) {
+  if (col.count() == 0)
+    return;
+  agg.set("episode", static_cast<double>(episode));
+  agg.set("episodes_aggregated", static_cast<double>(col.count()));
+  sdk::aggregate_mean_std(col, agg, "loss");
+  if (agg.declared("epoch"))
+    agg.set("epoch", col.values("epoch").back());
+  with_context("statistics", [&] {
+    problem->aggregate_statistics(col, agg);
+    run.model().aggregate_statistics(col, agg);
+  });
+}
+
+}  // namespace mip

@@ -1,0 +1,86 @@
+// The observer list of a run, and the registry of observer factories.
+#include <algorithm>
+#include <tuple>
+
+#include <mip/core/observer.hpp>
+
+namespace mip {
+
+namespace {
+struct Registered {
+  int order;
+  std::string name;
+  ObserverFactory factory;
+};
+
+std::vector<Registered>& registered() {
+  static std::vector<Registered> list;
+  return list;
+}
+}  // namespace
+
+ObserverRegistration::ObserverRegistration(int order,
+                                           const char* name,
+                                           ObserverFactory factory) {
+  auto& list = registered();
+  list.push_back({order, name, std::move(factory)});
+  std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.order, a.name) < std::tie(b.order, b.name);
+  });
+}
+
+void Observers::attach(const Run& run) {
+  for (const auto& r : registered())
+    add(r.factory(run, *this));
+}
+
+void Observers::add(std::unique_ptr<RunObserver> observer) {
+  if (observer)
+    list_.push_back(std::move(observer));
+}
+
+void Observers::run_started(const RunStarted& e) {
+  started_ = true;
+  for (const auto& o : list_)
+    o->run_started(e);
+}
+
+void Observers::training_started(const TrainingStarted& e) {
+  for (const auto& o : list_)
+    o->training_started(e);
+}
+
+void Observers::validation_done(const ValidationDone& e) {
+  for (const auto& o : list_)
+    o->validation_done(e);
+}
+
+void Observers::epoch_done(const EpochDone& e) {
+  for (const auto& o : list_)
+    o->epoch_done(e);
+}
+
+void Observers::checkpoint_written(const CheckpointWritten& e) {
+  for (const auto& o : list_)
+    o->checkpoint_written(e);
+}
+
+void Observers::training_stopped(const TrainingStopped& e) {
+  for (const auto& o : list_)
+    o->training_stopped(e);
+}
+
+void Observers::run_ended(const RunEnded& e) {
+  if (!started_ || ended_)
+    return;
+  ended_ = true;
+  for (const auto& o : list_)
+    o->run_ended(e);
+}
+
+void Observers::flush() {
+  for (const auto& o : list_)
+    o->flush();
+}
+
+}  // namespace mip

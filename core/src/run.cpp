@@ -1,0 +1,310 @@
+// The run: configuration, plugins, components, seeds and device of a worker;
+// the worker's own keys (embedded defaults); errors mapped to exit codes.
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <mip/core/handshake.hpp>
+#include <mip/core/run.hpp>
+#include <mip/sdk/build_config.hpp>
+#include <mip/sdk/model.hpp>
+#include <mip/sdk/problem.hpp>
+
+namespace fs = std::filesystem;
+
+namespace mip {
+
+// --- configuration
+// -------------------------------------------------------------
+
+namespace {
+
+/// Declares every key of a worker's defaults file as known (a map tagged
+/// !open accepts any key below it) and returns the values without the keys
+/// that have none (~), as YAML to add as defaults.
+YAML::Node declare_defaults(const YAML::Node& node,
+                            const std::string& path,
+                            ParamRegistry& registry) {
+  YAML::Node values;
+  if (!node.IsMap())
+    return values;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string child = path.empty() ? key : path + "." + key;
+    const YAML::Node& v = kv.second;
+    registry.declare_known(child, /*open=*/v.Tag() == "!open");
+    if (v.IsMap()) {
+      YAML::Node sub = declare_defaults(v, child, registry);
+      if (sub.size() > 0)
+        values[key] = sub;
+    } else if (v.IsDefined() && !v.IsNull() && v.Scalar() != "~") {
+      values[key] = YAML::Clone(v);
+      values[key].SetTag("");
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+Run::Run(WorkerOptions options)
+    : opts_(std::move(options)), log_(logger(opts_.worker)) {}
+
+Run::~Run() = default;
+
+void Run::configure(const std::vector<std::string>& files) {
+  logging_set_console_level(parse_log_level(opts_.log_level));
+  MIP_CHECK(!files.empty(), ConfigError, opts_.worker,
+            ": no configuration given; pass --config experiment.yaml");
+  if (opts_.threads)
+    torch::set_num_threads(*opts_.threads);
+  static const std::string blas = blas_warning();  // once per process
+  if (!blas.empty())
+    log_.warn(blas);
+  registry_.load_files(files);
+  for (const auto& w : registry_.warnings())
+    log_.warn(w);
+  for (const auto& s : opts_.sets)
+    registry_.apply_override(s);
+  for (const std::string& name : {opts_.worker, std::string("common")}) {
+    const YAML::Node values =
+        declare_defaults(YAML::Load(worker_defaults(name)), "", registry_);
+    if (values.size() == 0)
+      continue;
+    YAML::Emitter out;
+    out << values;
+    registry_.add_defaults(
+        "", out.c_str(), "defaults of " + opts_.worker + " (" + name + ".yml)");
+  }
+  std::vector<std::string> config_plugin_paths;
+  if (registry_.has("plugin_paths"))
+    config_plugin_paths =
+        registry_.view("")->get<std::vector<std::string>>("plugin_paths");
+  loader_ = std::make_unique<PluginLoader>(
+      PluginLoader::search_path(opts_.plugin_paths, config_plugin_paths));
+  loader_->allow_insecure(opts_.allow_insecure_plugin_dir);
+}
+
+const Component& Run::problem_component(const std::string& section) {
+  const std::string key = section + ".problem.name";
+  MIP_CHECK(registry_.has(key), ConfigError, "[", key,
+            "] is required: name the problem class, e.g. "
+            "SerialRecallCommandLines (mip-plugins list shows them)");
+  const std::string name =
+      registry_.view(section + ".problem")->get<std::string>("name");
+  const Component& c = with_context(
+      "[" + key + "] (" + registry_.origin(key) + ")", [&]() -> auto& {
+        return loader_->find(sdk::ComponentKind::kProblem,
+                             fs::path(name).filename().string());
+      });
+  registry_.add_defaults(
+      section + ".problem", c.defaults_yaml,
+      "defaults of " + c.name + " (" + c.library->path + ")");
+  log_plugin_warnings();
+  log_.debug("Problem " + c.name + " (" + section + ") from " +
+             c.library->path);
+  return c;
+}
+
+const Component& Run::model_component() {
+  MIP_CHECK(registry_.has("model.name"), ConfigError,
+            "[model.name] is required: name the model class, e.g. LSTM "
+            "(mip-plugins list shows them)");
+  const std::string name = registry_.view("model")->get<std::string>("name");
+  const Component& c = with_context(
+      "[model.name] (" + registry_.origin("model.name") + ")", [&]() -> auto& {
+        return loader_->find(sdk::ComponentKind::kModel, name);
+      });
+  registry_.add_defaults(
+      "model", c.defaults_yaml,
+      "defaults of " + c.name + " (" + c.library->path + ")");
+  log_.info("Model " + c.name + " from " + c.library->path);
+  return c;
+}
+
+void Run::log_plugin_warnings() {
+  if (warned_plugins_)
+    return;
+  warned_plugins_ = true;
+  for (const auto& w : loader_->warnings())
+    log_.warn("plugins: " + w);
+}
+
+void Run::check_unknown_keys(bool model_known) {
+  auto issues = registry_.unknown_keys();
+  if (!model_known)  // the model's keys are known once the problem gave its
+                     // values
+    issues.erase(std::remove_if(issues.begin(), issues.end(),
+                                [](const KeyIssue& i) {
+                                  return i.path.rfind("model.", 0) == 0;
+                                }),
+                 issues.end());
+  if (issues.empty())
+    return;
+  std::string msg;
+  for (const auto& i : issues)
+    msg += "\n  " + i.to_string();
+  if (opts_.lenient) {
+    log_.warn("unknown configuration keys (ignored because of --lenient):" +
+              msg);
+    return;
+  }
+  throw ConfigError(
+      "unknown configuration keys:" + msg +
+      "\n  fix them, or pass --lenient to only warn (MI-Prometheus "
+      "ignored such keys silently)");
+}
+
+std::shared_ptr<sdk::Problem> Run::build_problem(const Component& c,
+                                                 const std::string& section) {
+  if (problem_name_.empty())
+    problem_name_ =
+        registry_.view(section + ".problem")->get<std::string>("name");
+  ComponentContext ctx(registry_.view(section + ".problem"), logger(c.name));
+  return loader_->create_problem(c, ctx);
+}
+
+void Run::add_problem_values(const sdk::Problem& problem) {
+  const auto values = with_context("problem [" + problem_name_ + "]",
+                                   [&] { return problem.default_values(); });
+  for (const auto& [k, v] : values)
+    registry_.add_default_number("model." + k, v,
+                                 "default value of problem " + problem_name_);
+}
+
+void Run::build_model(const Component& c) {
+  model_name_ = c.name;
+  ComponentContext ctx(registry_.view("model"), logger(c.name));
+  model_ = loader_->create_model(c, ctx);
+}
+
+void Run::check_problem_fits_model(const sdk::Problem& problem,
+                                   const std::string& section) {
+  sdk::DataDefinitions data, needs, inputs, outputs;
+  with_context("problem [" + problem_name_ + "] data definitions", [&] {
+    data = problem.data_definitions();
+    needs = problem.prediction_definitions();
+  });
+  with_context("model [" + model_name_ + "] data definitions", [&] {
+    inputs = model_->input_definitions();
+    outputs = model_->output_definitions();
+  });
+  check_handshake(problem_name_ + " (" + section + ")", data, needs,
+                  model_name_, inputs, outputs);
+}
+
+void Run::seed(const std::string& section) {
+  for (const char* k : {"seed_torch", "seed_numpy"}) {
+    const std::string key = section + "." + k;
+    int64_t value =
+        registry_.has(key) ? registry_.view(section)->get<int64_t>(k) : -1;
+    if (opts_.seed)
+      value = *opts_.seed;
+    if (value < 0) {
+      std::random_device rd;
+      value = static_cast<int64_t>(rd());  // [0, 2^32), as MI-Prometheus
+    }
+    registry_.set_value(key, std::to_string(value),
+                        opts_.seed ? "--seed" : "drawn at start");
+    (std::string(k) == "seed_torch" ? seed_torch_ : seed_data_) =
+        static_cast<uint64_t>(value);
+  }
+  torch::manual_seed(seed_torch_);
+}
+
+void Run::setup_device() {
+  if (!opts_.gpu) {
+    log_.info("GPU flag is disabled, using CPU.");
+    return;
+  }
+  MIP_CHECK(torch::cuda::is_available(), NoCudaError,
+            "--gpu was given but LibTorch finds no CUDA device (this LibTorch "
+            "was built ",
+            MIP_TORCH_CUDA ? "with" : "without",
+            " CUDA); drop --gpu or build against a CUDA LibTorch (Torch_DIR)");
+  device_ = torch::Device(torch::kCUDA);
+  torch::cuda::manual_seed_all(seed_torch_);
+}
+
+void Run::log_model_summary() {
+  int64_t trainable = 0, frozen = 0;
+  std::string lines;
+  for (const auto& p : model_->named_parameters()) {
+    (p.value().requires_grad() ? trainable : frozen) += p.value().numel();
+    lines += "\n  " + p.key() + " " + c10::str(p.value().sizes());
+  }
+  log_.info("Model " + model_name_ + ": " + std::to_string(trainable) +
+            " trainable and " + std::to_string(frozen) +
+            " non-trainable parameters" + lines);
+}
+
+std::string blas_warning() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line, path;
+  while (std::getline(maps, line)) {
+    const auto at = line.find('/');
+    if (at == std::string::npos)
+      continue;
+    const std::string p = line.substr(at);
+    // LibTorch's BLAS calls resolve to libblas.so.3 (Debian's alternative).
+    if (p.find("libblas.so") != std::string::npos) {
+      path = p;
+      break;
+    }
+  }
+  if (path.empty())
+    return "";
+  std::error_code ec;
+  const std::string real = std::filesystem::canonical(path, ec).string();
+  const std::string& name = ec ? path : real;
+  if (name.find("/blas/libblas.so") != std::string::npos)
+    return "LibTorch runs on the reference BLAS (" + name +
+           "), several times slower than OpenBLAS; install it with: sudo apt "
+           "install "
+           "libopenblas0-openmp";
+  if (name.find("pthread") != std::string::npos)
+    return "LibTorch runs on OpenBLAS's pthread build (" + name +
+           "), whose threads fight LibTorch's OpenMP threads; install the "
+           "OpenMP build: sudo apt "
+           "install libopenblas0-openmp";
+  return "";
+}
+
+// --- entry
+// ---------------------------------------------------------------------
+
+int run_worker(const std::function<int()>& body,
+               const std::function<void(const std::string&)>& failed,
+               const std::string& worker) {
+  Logger& log = logger(worker);
+  auto fail = [&](int code, const std::string& what) {
+    log.error(what);
+    if (failed)
+      failed(what);
+    logging_flush();
+    return code;
+  };
+  try {
+    return body();
+  } catch (const NoCudaError& e) {
+    return fail(kExitNoCuda, e.what());
+  } catch (const PluginLoadError& e) {
+    return fail(kExitPlugin, e.what());
+  } catch (const ConfigError& e) {
+    return fail(kExitConfig, e.what());
+  } catch (const Error& e) {
+    return fail(kExitFailed, e.what());
+  } catch (const c10::Error& e) {
+    return fail(kExitFailed,
+                std::string("LibTorch: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(kExitFailed, e.what());
+  }
+}
+
+}  // namespace mip
