@@ -17,6 +17,11 @@
 
 #include <mip/sdk/error.hpp>
 
+/// Expects `part` inside the string `text`, printing both when it is not.
+#define EXPECT_HAS(text, part)                    \
+  EXPECT_NE((text).find(part), std::string::npos) \
+      << "[" << (text) << "] lacks [" << (part) << "]"
+
 namespace mip::test {
 
 /// A fresh folder under the system temp dir, removed at the end of the test.

@@ -31,10 +31,6 @@ namespace {
 
 using test::error_of;
 
-#define EXPECT_HAS(text, part)                    \
-  EXPECT_NE((text).find(part), std::string::npos) \
-      << "[" << (text) << "] lacks [" << (part) << "]"
-
 // --- writing small data sets
 // ---------------------------------------------------
 
