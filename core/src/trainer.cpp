@@ -252,25 +252,10 @@ int Trainer::train() {
   run_.log().info(schedule_->describe());
 
   const int64_t first = progress_.next_episode();
-  int64_t last_full = -1;  // the episode of the last full validation
-  double last_loss = 0.0;  // the last validation loss
-  std::string cause = "Not Converged";
-  RunState end_state = RunState::kFinished;
   observers_.training_started({first});
   for (int64_t episode = first;; ++episode) {
-    if (int sig = stop_requested()) {
-      cause = std::string("Interrupted by ") +
-              (sig == SIGINT ? "SIGINT" : "SIGTERM");
-      end_state = RunState::kInterrupted;
-      run_.log().warn(cause + " after episode " +
-                      std::to_string(progress_.last_episode) +
-                      "; saving the checkpoint and stopping (--resume " + dir_ +
-                      " continues)");
-      break;
-    }
-    if (std::string limit = schedule_->limit_reached(episode, progress_.epoch);
-        !limit.empty()) {
-      cause = limit;
+    if (std::string why = stop_before(episode); !why.empty()) {
+      cause_ = why;
       break;
     }
     if (schedule_->epoch_starts(episode))
@@ -278,76 +263,97 @@ int Trainer::train() {
                    [&] { train_.problem->initialize_epoch(progress_.epoch); });
     if (schedule_->epoch_starts(episode) || episode == first)
       train_.batches->make_ahead_until(schedule_->make_ahead_until(episode));
-
     train_episode(episode);
     progress_.last_episode = episode;
-
-    const EpisodePlan plan = schedule_->after_episode(episode);
-    bool save = false;
-    std::string stop;
-    if (plan.partial_validation) {
-      last_loss = partial_validation(episode);
-      if (schedule_->partial_validation_counts()) {
-        save = true;
-        stop = counted_validation(last_loss, episode, progress_.epoch, false);
-      }
-    }
-    if (plan.epoch_end) {
-      end_epoch(episode);
-      if (plan.full_validation) {
-        // It belongs to the epoch just completed.
-        const int64_t epoch = progress_.epoch - 1;
-        last_loss = full_validation(episode, epoch);
-        last_full = episode;
-        save = true;
-        stop = counted_validation(last_loss, episode, epoch, true);
-      }
-    }
-    if (!stop.empty())
-      cause = stop;
-    if (save)
-      save_last(last_loss, cause);
-    if (!stop.empty())
+    if (std::string why = validate_and_save(episode); !why.empty()) {
+      cause_ = why;
       break;
+    }
   }
-  const int64_t last_done = progress_.last_episode;
-  observers_.training_stopped({last_done, cause});
+  observers_.training_stopped({progress_.last_episode, cause_});
   run_.log().info(
-      "Training ended after episode " + std::to_string(last_done) + " (" +
+      "Training ended after episode " + std::to_string(progress_.last_episode) +
+      " (" +
       format_seconds(
           std::chrono::duration<double>(clock::now() - start).count()) +
-      "): " + cause);
+      "): " + cause_);
+  return finish(first);
+}
 
+std::string Trainer::stop_before(int64_t episode) {
+  if (int sig = stop_requested()) {
+    end_state_ = RunState::kInterrupted;
+    const std::string cause =
+        std::string("Interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM");
+    run_.log().warn(cause + " after episode " +
+                    std::to_string(progress_.last_episode) +
+                    "; saving the checkpoint and stopping (--resume " + dir_ +
+                    " continues)");
+    return cause;
+  }
+  return schedule_->limit_reached(episode, progress_.epoch);
+}
+
+std::string Trainer::validate_and_save(int64_t episode) {
+  const EpisodePlan plan = schedule_->after_episode(episode);
+  bool save = false;
+  std::string stop;
+  if (plan.partial_validation) {
+    last_loss_ = partial_validation(episode);
+    if (schedule_->partial_validation_counts()) {
+      save = true;
+      stop = counted_validation(last_loss_, episode, progress_.epoch, false);
+    }
+  }
+  if (plan.epoch_end) {
+    end_epoch(episode);
+    if (plan.full_validation) {
+      // It belongs to the epoch just completed.
+      const int64_t epoch = progress_.epoch - 1;
+      last_loss_ = full_validation(episode, epoch);
+      last_full_ = episode;
+      save = true;
+      stop = counted_validation(last_loss_, episode, epoch, true);
+    }
+  }
+  if (save)
+    save_last(last_loss_, stop.empty() ? cause_ : stop);
+  return stop;
+}
+
+int Trainer::finish(int64_t first) {
+  const int64_t last_done = progress_.last_episode;
   const bool trained_now = last_done >= first;
-  if (end_state != RunState::kInterrupted && trained_now) {
+  const bool interrupted = end_state_ == RunState::kInterrupted;
+  if (!interrupted && trained_now) {
     const FinalValidation final =
-        schedule_->final_validation(last_done, last_full);
+        schedule_->final_validation(last_done, last_full_);
     if (final.partial) {
-      last_loss = partial_validation(last_done);
-      save_best(last_loss, last_done, progress_.epoch, cause);
+      last_loss_ = partial_validation(last_done);
+      save_best(last_loss_, last_done, progress_.epoch, cause_);
     }
     if (final.full) {
       const double loss = full_validation(last_done, progress_.epoch);
       if (final.full_counts) {
-        last_loss = loss;
-        save_best(last_loss, last_done, progress_.epoch, cause);
+        last_loss_ = loss;
+        save_best(last_loss_, last_done, progress_.epoch, cause_);
       }
     }
   }
   if (trained_now)
-    save_last(last_loss, cause);
+    save_last(last_loss_, cause_);
   // model_best.pt records the final status too (as MI-Prometheus does).
   const std::string best_path =
       (fs::path(dir_) / "models" / "model_best.pt").string();
-  if (end_state != RunState::kInterrupted && fs::exists(best_path)) {
+  if (!interrupted && fs::exists(best_path)) {
     CheckpointMeta best = load_checkpoint(best_path, run_.model());
-    best.status = cause;
+    best.status = cause_;
     best.timestamp = now_string();
     save_checkpoint(best_path, run_.model(), nullptr, best);
   }
-  observers_.run_ended({end_state, cause});
+  observers_.run_ended({end_state_, cause_});
   run_.log().info("Experiment folder: " + dir_);
-  return end_state == RunState::kInterrupted ? kExitInterrupted : kExitOk;
+  return interrupted ? kExitInterrupted : kExitOk;
 }
 
 double Trainer::train_episode(int64_t episode) {

@@ -41,6 +41,13 @@ class Trainer {
   void build_optimisation();
   void resume();
   void open_experiment();
+  /// Before an episode: the reason to stop (a signal, a limit), or "".
+  std::string stop_before(int64_t episode);
+  /// After an episode's step: validations, epoch end, checkpoint, as the
+  /// schedule says; the reason to stop, or "".
+  std::string validate_and_save(int64_t episode);
+  /// After the loop: final validations, checkpoints, status; the exit code.
+  int finish(int64_t first_episode);
   /// One training episode: batch, forward, loss, backward, step.
   double train_episode(int64_t episode);
   void end_epoch(int64_t episode);
@@ -71,6 +78,10 @@ class Trainer {
   std::unique_ptr<GradientClipping> clipping_;
   std::vector<torch::Tensor> params_;
   TrainingProgress progress_;
+  std::string cause_ = "Not Converged";  ///< MI-Prometheus's status string
+  RunState end_state_ = RunState::kFinished;
+  int64_t last_full_ = -1;  ///< the episode of the last full validation
+  double last_loss_ = 0.0;  ///< the last validation loss
   bool resumed_ = false;
   bool curriculum_ = false;
   bool curriculum_done_ = true;
