@@ -1,6 +1,7 @@
 // The SDK as an outside author meets it: install the project into a prefix,
 // build the plugin template against that prefix alone, train with its
-// plugins; and the .deb: its dependencies and a run from its files.
+// plugins; a plugin whose defaults files miss a component fails to build;
+// and the .deb: its dependencies and a run from its files.
 #include <filesystem>
 
 #include "common/test_util.hpp"
@@ -30,8 +31,9 @@ TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
         "bin/mip-plugins", "lib/libmip_core.so",
         "lib/mip/plugins/libmip_serial_recall.so",
         "lib/mip/plugins/libmip_lstm.so", "include/mip/sdk/problem.hpp",
-        "include/mip/sdk/build_config.hpp", "lib/cmake/Mip/MipConfig.cmake",
-        "lib/cmake/Mip/MipPlugin.cmake",
+        "include/mip/sdk/build_config.hpp",
+        "include/mip/sdk/detail/register.hpp", "lib/cmake/Mip/MipConfig.cmake",
+        "lib/cmake/Mip/MipPlugin.cmake", "lib/cmake/Mip/mip_plugin_check.cpp",
         "share/mip/configs/serial_recall/lstm.yaml",
         "share/doc/mip/examples/plugin-template/CMakeLists.txt"})
     EXPECT_TRUE(fs::exists(prefix / f)) << f;
@@ -69,6 +71,59 @@ TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
           (prefix / "bin/mip-plugins").string() + " info MajorityBits");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("bits: 9"), std::string::npos) << r.output;
+}
+
+TEST(Sdk, AComponentMatchingNoneOfSeveralDefaultsFilesFailsTheBuild) {
+  TempDir d;
+  const fs::path prefix = d.path() / "prefix";
+  RunResult r =
+      run("cmake --install " + kBuild + " --prefix " + prefix.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path build = d.path() / "build";
+  r = run("cmake -S " + kSource + "/tests/plugins/unmatched_defaults -B " +
+          build.string() +
+          " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + prefix.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+
+  // Alpha and Beta each match a file (any case): the plugin builds, and each
+  // component shows its own defaults.
+  r = run("cmake --build " + build.string() + " --target fixture_matched");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path plugins = build / "lib/mip/plugins";
+  const fs::path matched = plugins / "libfixture_matched.so";
+  ASSERT_TRUE(fs::exists(matched));
+  r = run((prefix / "bin/mip-plugins").string() + " info " + matched.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const size_t alpha = r.output.find("Alpha");
+  const size_t beta = r.output.find("problem:        Beta");
+  ASSERT_NE(beta, std::string::npos) << r.output;
+  EXPECT_LT(alpha, r.output.find("alpha_size: 4")) << r.output;
+  EXPECT_LT(r.output.find("alpha_size: 4"), beta) << r.output;
+  EXPECT_NE(r.output.find("beta_size: 8", beta), std::string::npos) << r.output;
+
+  // Gamma matches neither alpha.yml nor Beta.yml: the build fails and says
+  // which plugin, which component, which files, and what to do.
+  r = run("cmake --build " + build.string() + " --target fixture_unmatched");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(
+                "error: mip_add_plugin(fixture_unmatched): the problem [Gamma] "
+                "matches none of the plugin's DEFAULTS files (alpha.yml, "
+                "Beta.yml)."),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(
+                "Name its file gamma.yml (rename it, or add it to DEFAULTS)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("[Alpha]"), std::string::npos) << r.output;
+  // No half-checked library is left for the workers to find, and the next
+  // build fails again.
+  EXPECT_FALSE(fs::exists(plugins / "libfixture_unmatched.so"));
+  r = run("cmake --build " + build.string() + " --target fixture_unmatched");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("the problem [Gamma] matches none"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(Sdk, DebianPackageNamesItsDependenciesAndRunsFromItsFiles) {

@@ -18,7 +18,9 @@ struct ComponentInfo {
   const char* name;               ///< class name used in configs
   const char* aliases;            ///< comma-separated other names ("" for none)
   const char* description;        ///< one line
-  const char* defaults_yaml;      ///< default parameters (YAML text, commented)
+  const char* defaults_yaml;      ///< default parameters (YAML text,
+                                  ///< commented); null when none of the
+                                  ///< plugin's defaults files matched
   void* (*create)(Context& ctx);  ///< returns Problem* or Model*
   void (*destroy)(void* object);  ///< deletes what create returned
 };

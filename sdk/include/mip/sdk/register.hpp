@@ -1,172 +1,34 @@
 #pragma once
 
-#include <torch/version.h>
-
-#include <cctype>
-#include <cstring>
-#include <deque>
-#include <initializer_list>
-#include <map>
-#include <string>
-#include <type_traits>
-#include <vector>
-
-#include <mip/sdk/build_config.hpp>
-#include <mip/sdk/context.hpp>
-#include <mip/sdk/manifest.hpp>
-#include <mip/sdk/version.hpp>
-
 /// Registration of plugin components. A plugin's .cpp ends with one line per
-/// component:
+/// component, at namespace scope:
+///
 ///   MIP_REGISTER_PROBLEM(SerialRecall, "SerialRecallCommandLines",
-///                        "copy task with command lines", "SerialRecall");
-///   MIP_REGISTER_MODEL(Lstm, "LSTM", "LSTM over the input sequence");
-/// Arguments after the name: a one-line description, then any aliases.
+///                        "copy task with command lines", "SerialRecall")
+///   MIP_REGISTER_MODEL(Lstm, "LSTM", "LSTM over the input sequence")
+///
+/// The arguments: the class (derived from mip::sdk::Problem or
+/// mip::sdk::Model, with a constructor taking mip::sdk::Context&), the name
+/// used in configurations, a one-line description, then any aliases. Build
+/// the library with mip_add_plugin(): each component gets the defaults `.yml`
+/// whose name is the component's name (any case), or the only one.
+///
+/// How it works (mip/sdk/detail/register.hpp): each line defines a static
+/// registrar that records the component when the library is loaded, and the
+/// library exports one C function, mip_plugin_manifest_v1(), that hands the
+/// host the manifest (mip/sdk/manifest.hpp) listing them.
 
-#define MIP_DETAIL_HIDDEN __attribute__((visibility("hidden")))
-#define MIP_DETAIL_EXPORT __attribute__((visibility("default")))
-
-namespace mip::sdk {
-class Problem;
-class Model;
-}  // namespace mip::sdk
-
-namespace mip::sdk::detail {
-
-/// Components registered in this library (one registry per .so: hidden).
-struct Registry {
-  std::deque<std::string> strings;  // stable storage for the C strings
-  std::vector<ComponentInfo> components;
-  std::map<std::string, std::string> defaults;  // defaults-file stem -> YAML
-  Manifest manifest{};
-
-  const char* keep(std::string s) {
-    strings.push_back(std::move(s));
-    return strings.back().c_str();
-  }
-};
-
-MIP_DETAIL_HIDDEN inline Registry& registry() {
-  static Registry r;
-  return r;
-}
-
-inline std::string lower(std::string s) {
-  for (char& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-/// Fills in the manifest once: attaches each component's defaults YAML (the
-/// plugin's only defaults file, or the one whose stem matches the name).
-MIP_DETAIL_HIDDEN inline const Manifest* build_manifest() {
-  Registry& r = registry();
-  if (r.manifest.manifest_abi == 0) {
-    for (ComponentInfo& c : r.components) {
-      if (r.defaults.size() == 1) {
-        c.defaults_yaml = r.keep(r.defaults.begin()->second);
-      } else {
-        auto it = r.defaults.find(lower(c.name));
-        c.defaults_yaml = r.keep(it != r.defaults.end() ? it->second : "");
-      }
-    }
-    r.manifest.manifest_size = sizeof(Manifest);
-    r.manifest.sdk_abi = MIP_SDK_ABI;
-    r.manifest.sdk_version = MIP_SDK_VERSION;
-    r.manifest.torch_version = TORCH_VERSION;
-    r.manifest.cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
-    r.manifest.cuda = MIP_TORCH_CUDA;
-#ifdef NDEBUG
-    r.manifest.build_type = "release";
-#else
-    r.manifest.build_type = "debug";
-#endif
-    r.manifest.components = r.components.data();
-    r.manifest.num_components = static_cast<uint32_t>(r.components.size());
-    r.manifest.manifest_abi = MIP_MANIFEST_ABI;
-  }
-  return &r.manifest;
-}
-
-}  // namespace mip::sdk::detail
-
-/// The plugin's entry point: returns its manifest.
-extern "C" MIP_DETAIL_EXPORT inline const mip::sdk::Manifest*
-mip_plugin_manifest_v1() {
-  return mip::sdk::detail::build_manifest();
-}
-
-namespace mip::sdk::detail {
-
-/// Records one component at library load time.
-template <typename Base, typename T>
-struct ComponentRegistrar {
-  ComponentRegistrar(ComponentKind kind,
-                     const char* name,
-                     std::initializer_list<const char*> rest) {
-    static_assert(std::is_base_of_v<Base, T>,
-                  "MIP_REGISTER_PROBLEM needs a class derived from "
-                  "mip::sdk::Problem, MIP_REGISTER_MODEL one derived from "
-                  "mip::sdk::Model");
-    static_assert(std::is_constructible_v<T, Context&>,
-                  "a registered component needs a constructor taking "
-                  "(mip::sdk::Context&)");
-    Registry& r = registry();
-    std::string description, aliases;
-    size_t i = 0;
-    for (const char* s : rest) {
-      if (i++ == 0)
-        description = s;
-      else
-        aliases += (aliases.empty() ? "" : ",") + std::string(s);
-    }
-    ComponentInfo info{};
-    info.kind = kind;
-    info.name = r.keep(name);
-    info.aliases = r.keep(aliases);
-    info.description = r.keep(description);
-    info.defaults_yaml = "";
-    info.create = [](Context& ctx) -> void* {
-      return static_cast<Base*>(new T(ctx));
-    };
-    info.destroy = [](void* p) { delete static_cast<Base*>(p); };
-    r.components.push_back(info);
-    // Odr-use the entry point so every plugin exports it.
-    volatile auto entry = &mip_plugin_manifest_v1;
-    (void)entry;
-  }
-};
-
-/// Records a defaults file (generated by mip_add_plugin()).
-struct DefaultsRegistrar {
-  DefaultsRegistrar(const char* stem, const char* yaml) {
-    registry().defaults[lower(stem)] = yaml;
-  }
-};
-
-}  // namespace mip::sdk::detail
-
-#define MIP_DETAIL_CAT2(a, b) a##b
-#define MIP_DETAIL_CAT(a, b) MIP_DETAIL_CAT2(a, b)
+#include <mip/sdk/detail/register.hpp>
 
 /// Registers `Class` (derived from mip::sdk::Problem) under `Name`; then a
 /// one-line description and any aliases.
-#define MIP_REGISTER_PROBLEM(Class, Name, ...)                             \
-  namespace {                                                              \
-  const ::mip::sdk::detail::ComponentRegistrar<::mip::sdk::Problem, Class> \
-      MIP_DETAIL_CAT(mip_registrar_,                                       \
-                     __LINE__)(::mip::sdk::ComponentKind::kProblem,        \
-                               Name,                                       \
-                               {__VA_ARGS__});                             \
-  }
+#define MIP_REGISTER_PROBLEM(Class, Name, ...)                          \
+  MIP_DETAIL_REGISTER(::mip::sdk::Problem,                              \
+                      ::mip::sdk::ComponentKind::kProblem, Class, Name, \
+                      __VA_ARGS__)
 
 /// Registers `Class` (derived from mip::sdk::Model) under `Name`; then a
 /// one-line description and any aliases.
-#define MIP_REGISTER_MODEL(Class, Name, ...)                             \
-  namespace {                                                            \
-  const ::mip::sdk::detail::ComponentRegistrar<::mip::sdk::Model, Class> \
-      MIP_DETAIL_CAT(mip_registrar_,                                     \
-                     __LINE__)(::mip::sdk::ComponentKind::kModel,        \
-                               Name,                                     \
-                               {__VA_ARGS__});                           \
-  }
+#define MIP_REGISTER_MODEL(Class, Name, ...)                                \
+  MIP_DETAIL_REGISTER(::mip::sdk::Model, ::mip::sdk::ComponentKind::kModel, \
+                      Class, Name, __VA_ARGS__)
