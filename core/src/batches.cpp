@@ -3,6 +3,7 @@
 #include <mip/core/files.hpp>
 #include <mip/core/logging.hpp>
 #include <mip/core/registry.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/problem.hpp>
 
 #include <dlfcn.h>
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 namespace mip {
@@ -29,14 +29,7 @@ uint64_t splitmix64(uint64_t x) {
 std::vector<int64_t> parse_index_list(const std::string& text,
                                       const std::string& where) {
   std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto b = item.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos)
-      continue;
-    const auto e = item.find_last_not_of(" \t\r\n");
-    const std::string token = item.substr(b, e - b + 1);
+  for (const auto& token : split_list(text, ',')) {
     size_t used = 0;
     int64_t v = 0;
     try {
@@ -105,12 +98,10 @@ SamplerSpec SamplerSpec::from_config(const ParamRegistry& registry,
     } else if (spec.name == "SequentialSampler") {
       spec.shuffle = false;
     } else {
-      const auto best = closest(
-          spec.name,
-          {"RandomSampler", "SubsetRandomSampler", "SequentialSampler"});
       throw ConfigError(
           where + ": sampler [" + spec.name + "] is not available" +
-          (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
+          did_you_mean(spec.name, {"RandomSampler", "SubsetRandomSampler",
+                                   "SequentialSampler"}) +
           " (available: RandomSampler, SubsetRandomSampler, "
           "SequentialSampler)");
     }

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <sstream>
 
+#include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace mip {
@@ -36,16 +36,10 @@ c10::IValue read_value(torch::serialize::InputArchive& ar,
 /// The comma-separated key list stored under `key` (empty when absent).
 std::vector<std::string> read_key_list(torch::serialize::InputArchive& ar,
                                        const std::string& key) {
-  std::vector<std::string> out;
   c10::IValue keys;
   if (!ar.try_read(key, keys))
-    return out;
-  std::stringstream ss(keys.toStringRef());
-  std::string k;
-  while (std::getline(ss, k, ','))
-    if (!k.empty())
-      out.push_back(k);
-  return out;
+    return {};
+  return split_skip_empty(keys.toStringRef(), ',');
 }
 
 std::map<std::string, std::string> read_map(torch::serialize::InputArchive& ar,

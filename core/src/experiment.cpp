@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <mip/core/files.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace fs = std::filesystem;

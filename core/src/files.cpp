@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -40,19 +39,6 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     throw Error("cannot rename [" + tmp + "] to [" + path +
                 "]: " + std::strerror(err));
   }
-}
-
-std::string expand_user(const std::string& path) {
-  if (path.empty() || path[0] != '~')
-    return path;
-  const char* home = std::getenv("HOME");
-  if (!home)
-    return path;
-  if (path.size() == 1)
-    return home;
-  if (path[1] == '/')
-    return std::string(home) + path.substr(1);
-  return path;
 }
 
 std::string read_text_file(const std::string& path) {

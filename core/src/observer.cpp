@@ -39,43 +39,11 @@ void Observers::add(std::unique_ptr<RunObserver> observer) {
     list_.push_back(std::move(observer));
 }
 
-void Observers::run_started(const RunStarted& e) {
-  started_ = true;
-  for (const auto& o : list_)
-    o->run_started(e);
-}
-
-void Observers::training_started(const TrainingStarted& e) {
-  for (const auto& o : list_)
-    o->training_started(e);
-}
-
-void Observers::validation_done(const ValidationDone& e) {
-  for (const auto& o : list_)
-    o->validation_done(e);
-}
-
-void Observers::epoch_done(const EpochDone& e) {
-  for (const auto& o : list_)
-    o->epoch_done(e);
-}
-
-void Observers::checkpoint_written(const CheckpointWritten& e) {
-  for (const auto& o : list_)
-    o->checkpoint_written(e);
-}
-
-void Observers::training_stopped(const TrainingStopped& e) {
-  for (const auto& o : list_)
-    o->training_stopped(e);
-}
-
 void Observers::run_ended(const RunEnded& e) {
   if (!started_ || ended_)
     return;
   ended_ = true;
-  for (const auto& o : list_)
-    o->run_ended(e);
+  notify(&RunObserver::run_ended, e);
 }
 
 void Observers::flush() {

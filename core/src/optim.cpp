@@ -1,6 +1,6 @@
 // Optimizers by name and learning-rate schedulers.
 #include <mip/core/optim.hpp>
-#include <mip/core/registry.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
 #include <cmath>
@@ -23,14 +23,12 @@ class OptimizerArgs {
       if (k == "name")
         continue;
       if (std::find(known_.begin(), known_.end(), k) == known_.end()) {
-        const auto best = closest(k, known_);
         std::string all;
         for (const auto& a : known_)
           all += " " + a;
-        throw ConfigError(
-            "optimizer " + name_ + " has no argument [" + v_.path() + "." + k +
-            "]" + (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
-            " (its arguments:" + all + ")");
+        throw ConfigError("optimizer " + name_ + " has no argument [" +
+                          v_.path() + "." + k + "]" + did_you_mean(k, known_) +
+                          " (its arguments:" + all + ")");
       }
     }
   }
@@ -115,12 +113,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(
         .eps(a.number("eps", 1e-10));
     return std::make_unique<optim::Adagrad>(std::move(params), o);
   }
-  const auto best =
-      closest(name, {"Adam", "AdamW", "SGD", "RMSprop", "Adagrad"});
-  throw ConfigError("optimizer [" + name + "] (" + v.path() +
-                    ".name) is not available" +
-                    (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
-                    " (available: Adam, AdamW, SGD, RMSprop, Adagrad)");
+  throw ConfigError(
+      "optimizer [" + name + "] (" + v.path() + ".name) is not available" +
+      did_you_mean(name, {"Adam", "AdamW", "SGD", "RMSprop", "Adagrad"}) +
+      " (available: Adam, AdamW, SGD, RMSprop, Adagrad)");
 }
 
 // --- learning-rate schedulers
@@ -253,10 +249,8 @@ std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& v,
     for (const auto& k : v.keys()) {
       if (std::find(known.begin(), known.end(), k) != known.end())
         continue;
-      const auto best = closest(k, known);
-      throw ConfigError(
-          "scheduler " + name + " has no argument [" + v.path() + "." + k +
-          "]" + (best.empty() ? "" : "; did you mean [" + best[0] + "]?"));
+      throw ConfigError("scheduler " + name + " has no argument [" + v.path() +
+                        "." + k + "]" + did_you_mean(k, known));
     }
   };
   if (name == "StepLR") {
@@ -312,11 +306,10 @@ std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& v,
         v.get<double>("threshold", 1e-4), v.get<int64_t>("cooldown", 0),
         v.get<double>("min_lr", 0.0));
   }
-  const auto best = closest(name, {"StepLR", "MultiStepLR", "ExponentialLR",
-                                   "CosineAnnealingLR", "ReduceLROnPlateau"});
   throw ConfigError(
       "scheduler [" + name + "] (" + v.path() + ".name) is not available" +
-      (best.empty() ? "" : "; did you mean [" + best[0] + "]?") +
+      did_you_mean(name, {"StepLR", "MultiStepLR", "ExponentialLR",
+                          "CosineAnnealingLR", "ReduceLROnPlateau"}) +
       " (available: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, "
       "ReduceLROnPlateau)");
 }

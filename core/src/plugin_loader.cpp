@@ -14,9 +14,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
-#include <sstream>
 
-#include <mip/core/registry.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/build_config.hpp>
 #include <mip/sdk/error.hpp>
 #include <mip/sdk/version.hpp>
@@ -59,16 +58,6 @@ std::string exe_dir() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   return ec ? std::string() : exe.parent_path().string();
-}
-
-std::vector<std::string> split_colon(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ':'))
-    if (!item.empty())
-      out.push_back(item);
-  return out;
 }
 
 std::string torch_major_minor(const std::string& v) {
@@ -116,18 +105,6 @@ void check_manifest(const std::string& path, const sdk::Manifest* m) {
   }
 }
 
-std::vector<std::string> split_aliases(const char* s) {
-  std::vector<std::string> out;
-  if (!s)
-    return out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty())
-      out.push_back(item);
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> PluginLoader::search_path(
@@ -135,13 +112,13 @@ std::vector<std::string> PluginLoader::search_path(
     const std::vector<std::string>& config_paths) {
   std::vector<std::string> all;
   for (const auto& p : cli_paths)
-    for (const auto& q : split_colon(p))
+    for (const auto& q : split_skip_empty(p, ':'))
       all.push_back(q);
   for (const auto& p : config_paths)
-    for (const auto& q : split_colon(p))
+    for (const auto& q : split_skip_empty(p, ':'))
       all.push_back(q);
   if (const char* env = std::getenv("MIP_PLUGIN_PATH"))
-    for (const auto& q : split_colon(env))
+    for (const auto& q : split_skip_empty(env, ':'))
       all.push_back(q);
   const std::string exe = exe_dir();
   if (!exe.empty())
@@ -225,7 +202,8 @@ void PluginLoader::index(const std::shared_ptr<PluginLibrary>& lib,
     Component c;
     c.kind = info.kind;
     c.name = info.name;
-    c.aliases = split_aliases(info.aliases);
+    if (info.aliases)
+      c.aliases = split_skip_empty(info.aliases, ',');
     c.description = info.description ? info.description : "";
     c.defaults_yaml = info.defaults_yaml ? info.defaults_yaml : "";
     c.library = lib;
@@ -360,13 +338,8 @@ const Component& PluginLoader::find(sdk::ComponentKind kind,
   }
   std::string msg = "no plugin provides the " + std::string(to_string(kind)) +
                     " [" + name + "]";
-  const auto best = closest(name, names);
-  if (!best.empty()) {
-    msg += "; did you mean";
-    for (size_t i = 0; i < best.size(); ++i)
-      msg += (i ? " or [" : " [") + best[i] + "]";
-    msg += "?";
-  }
+  if (const auto hint = did_you_mean_any(name, names); !hint.empty())
+    msg += "; " + hint;
   std::string known;
   for (const auto& n : names)
     known += " " + n;

@@ -1,11 +1,12 @@
 // mip-plugins: what plugins are found, and what each provides.
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <mip/core/plugin_loader.hpp>
-#include <mip/core/registry.hpp>
+#include <mip/core/text.hpp>
 #include <mip/core/worker.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -53,15 +54,20 @@ void print_component(const Component& c) {
     std::cout << "  " << line << "\n";
 }
 
-}  // namespace
-
-int run_plugins_tool(int argc, char** argv) {
+/// The command line: plugin folders, the insecure-folder switch and the
+/// command with its operand.
+struct ToolArgs {
   std::vector<std::string> paths, args;
   bool allow_insecure = false;
+};
+
+/// Parses the command line into `t`; returns the exit code when there is
+/// nothing more to do (--help, a usage error).
+std::optional<int> parse_tool_args(int argc, char** argv, ToolArgs& t) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--allow-insecure-plugin-dir") {
-      allow_insecure = true;
+      t.allow_insecure = true;
       continue;
     }
     if (a == "-h" || a == "--help") {
@@ -69,25 +75,92 @@ int run_plugins_tool(int argc, char** argv) {
       return kExitOk;
     }
     if (a == "--plugin-path" && i + 1 < argc) {
-      paths.push_back(argv[++i]);
+      t.paths.push_back(argv[++i]);
     } else if (a.rfind("--plugin-path=", 0) == 0) {
-      paths.push_back(a.substr(14));
+      t.paths.push_back(a.substr(14));
     } else if (!a.empty() && a[0] == '-') {
       std::cerr << "mip-plugins: unknown option " << a << "\n" << kUsage;
       return kExitUsage;
     } else {
-      args.push_back(a);
+      t.args.push_back(a);
     }
   }
+  const auto& args = t.args;
   if (args.empty() || (args[0] != "list" && args[0] != "info") ||
       (args[0] == "info" && args.size() != 2) ||
       (args[0] == "list" && args.size() != 1)) {
     std::cerr << kUsage;
     return kExitUsage;
   }
-  PluginLoader loader(PluginLoader::search_path(paths, {}));
-  loader.allow_insecure(allow_insecure);
+  return std::nullopt;
+}
+
+/// `mip-plugins list`: the folders, then every problem and model found.
+int list_components(const PluginLoader& loader) {
+  std::cout << "Plugin folders (in search order):\n";
+  for (const auto& f : loader.folders())
+    std::cout << "  " << f << "\n";
+  for (auto kind : {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
+    std::cout << "\n"
+              << (kind == sdk::ComponentKind::kProblem ? "Problems" : "Models")
+              << ":\n";
+    for (const auto& c : loader.components()) {
+      if (c.kind != kind)
+        continue;
+      std::string names = c.name;
+      for (const auto& a : c.aliases)
+        names += ", " + a;
+      std::cout << "  " << names << "\n      " << c.description << "\n      "
+                << c.library->path << "\n";
+    }
+  }
+  for (const auto& w : loader.warnings())
+    std::cout << "\nwarning: " << w << "\n";
+  for (const auto& f : loader.failures())
+    std::cout << "\nnot loaded: " << f.path << "\n  " << f.reason << "\n";
+  return loader.failures().empty() ? kExitOk : kExitPlugin;
+}
+
+/// `mip-plugins info <name>`: the component (problems first) with that name
+/// or alias, or an error with a suggestion.
+int show_component(const PluginLoader& loader, const std::string& name) {
+  for (auto kind : {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
+    for (const auto& c : loader.components()) {
+      if (c.kind != kind)
+        continue;
+      bool match = c.name == name;
+      for (const auto& a : c.aliases)
+        match = match || a == name;
+      if (match) {
+        print_component(c);
+        return kExitOk;
+      }
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& c : loader.components()) {
+    names.push_back(c.name);
+    names.insert(names.end(), c.aliases.begin(), c.aliases.end());
+  }
+  std::cerr << "mip-plugins: no plugin provides [" << name << "]"
+            << did_you_mean(name, names);
+  std::cerr << "\n  folders searched:";
+  for (const auto& f : loader.folders())
+    std::cerr << " " << f;
+  std::cerr << "\n  (mip-plugins list shows every component)\n";
+  return kExitPlugin;
+}
+
+}  // namespace
+
+int run_plugins_tool(int argc, char** argv) {
+  ToolArgs t;
+  if (const auto exit_code = parse_tool_args(argc, argv, t))
+    return *exit_code;
+  PluginLoader loader(PluginLoader::search_path(t.paths, {}));
+  loader.allow_insecure(t.allow_insecure);
   try {
+    const auto& args = t.args;
     if (args[0] == "info" && args[1].size() > 3 &&
         args[1].compare(args[1].size() - 3, 3, ".so") == 0) {
       loader.add_library(args[1]);
@@ -98,65 +171,12 @@ int run_plugins_tool(int argc, char** argv) {
       return kExitOk;
     }
     loader.discover();
-    if (args[0] == "list") {
-      std::cout << "Plugin folders (in search order):\n";
-      for (const auto& f : loader.folders())
-        std::cout << "  " << f << "\n";
-      for (auto kind :
-           {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
-        std::cout << "\n"
-                  << (kind == sdk::ComponentKind::kProblem ? "Problems"
-                                                           : "Models")
-                  << ":\n";
-        for (const auto& c : loader.components()) {
-          if (c.kind != kind)
-            continue;
-          std::string names = c.name;
-          for (const auto& a : c.aliases)
-            names += ", " + a;
-          std::cout << "  " << names << "\n      " << c.description
-                    << "\n      " << c.library->path << "\n";
-        }
-      }
-      for (const auto& w : loader.warnings())
-        std::cout << "\nwarning: " << w << "\n";
-      for (const auto& f : loader.failures())
-        std::cout << "\nnot loaded: " << f.path << "\n  " << f.reason << "\n";
-      return loader.failures().empty() ? kExitOk : kExitPlugin;
-    }
-    for (auto kind :
-         {sdk::ComponentKind::kProblem, sdk::ComponentKind::kModel}) {
-      for (const auto& c : loader.components()) {
-        if (c.kind != kind)
-          continue;
-        bool match = c.name == args[1];
-        for (const auto& a : c.aliases)
-          match = match || a == args[1];
-        if (match) {
-          print_component(c);
-          return kExitOk;
-        }
-      }
-    }
-    std::vector<std::string> names;
-    for (const auto& c : loader.components()) {
-      names.push_back(c.name);
-      names.insert(names.end(), c.aliases.begin(), c.aliases.end());
-    }
-    std::cerr << "mip-plugins: no plugin provides [" << args[1] << "]";
-    const auto best = closest(args[1], names);
-    if (!best.empty())
-      std::cerr << "; did you mean [" << best[0] << "]?";
-    std::cerr << "\n  folders searched:";
-    for (const auto& f : loader.folders())
-      std::cerr << " " << f;
-    std::cerr << "\n  (mip-plugins list shows every component)\n";
-    return kExitPlugin;
+    return args[0] == "list" ? list_components(loader)
+                             : show_component(loader, args[1]);
   } catch (const Error& e) {
     std::cerr << "mip-plugins: " << e.what() << "\n";
     return kExitPlugin;
   }
-  return kExitPlugin;
 }
 
 }  // namespace mip

@@ -1,4 +1,5 @@
 #include <mip/core/registry.hpp>
+#include <mip/core/text.hpp>
 
 #include <yaml-cpp/yaml.h>
 
@@ -23,74 +24,14 @@ std::string KeyIssue::to_string() const {
   return s;
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t sub =
-          prev[j - 1] +
-          (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-std::vector<std::string> closest(const std::string& word,
-                                 const std::vector<std::string>& candidates) {
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
-    const bool prefix = c.size() > 2 && word.size() > 2 &&
-                        (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0);
-    if (d <= limit || prefix)
-      scored.emplace_back(d, c);
-  }
-  std::sort(scored.begin(), scored.end());
-  std::vector<std::string> out;
-  for (const auto& s : scored) {
-    if (out.size() == 3)
-      break;
-    if (std::find(out.begin(), out.end(), s.second) == out.end())
-      out.push_back(s.second);
-  }
-  return out;
-}
-
 namespace {
 
 std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string cur;
-  for (char c : path) {
-    if (c == '.') {
-      if (!cur.empty())
-        parts.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty())
-    parts.push_back(cur);
-  return parts;
+  return split_skip_empty(path, '.');
 }
 
 std::string join(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos)
-    return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 /// The node at `path` below `root`, or an invalid/undefined node.
@@ -262,13 +203,7 @@ struct ParamRegistry::Impl {
       for (const auto& n : node)
         out.push_back(trim(n.as<std::string>()));
     } else if (node.IsScalar()) {
-      std::stringstream ss(node.as<std::string>());
-      std::string item;
-      while (std::getline(ss, item, ',')) {
-        item = trim(item);
-        if (!item.empty())
-          out.push_back(item);
-      }
+      out = split_list(node.as<std::string>(), ',');
     }
     return out;
   }
@@ -432,14 +367,8 @@ std::vector<KeyIssue> ParamRegistry::unknown_keys() const {
               if (!rest.empty() && rest.find('.') == std::string::npos)
                 siblings.push_back(rest);
             }
-            std::string hint;
-            const auto best = closest(key, siblings);
-            if (!best.empty()) {
-              hint = "did you mean";
-              for (size_t i = 0; i < best.size(); ++i)
-                hint += (i ? " or [" : " [") + best[i] + "]";
-              hint += "?";
-            } else if (!siblings.empty() && siblings.size() <= 12) {
+            std::string hint = did_you_mean_any(key, siblings);
+            if (hint.empty() && !siblings.empty() && siblings.size() <= 12) {
               hint = "known keys here:";
               for (const auto& s : siblings)
                 hint += " " + s;
@@ -540,15 +469,8 @@ class YamlParamView final : public sdk::ParamView {
   std::vector<std::string> get_string_list(
       const std::string& key) const override {
     const YAML::Node n = require(key);
-    if (n.IsScalar()) {  // MI-Prometheus style: "a, b, c"
-      std::vector<std::string> out;
-      std::stringstream ss(n.Scalar());
-      std::string item;
-      while (std::getline(ss, item, ','))
-        if (!trim(item).empty())
-          out.push_back(trim(item));
-      return out;
-    }
+    if (n.IsScalar())  // MI-Prometheus style: "a, b, c"
+      return split_list(n.Scalar(), ',');
     return list<std::string>(key, "a list of strings");
   }
 

@@ -1,5 +1,6 @@
 #include <mip/core/files.hpp>
 #include <mip/core/statistics.hpp>
+#include <mip/core/text.hpp>
 
 #include <sstream>
 
@@ -277,9 +278,7 @@ void truncate_csv_after(const std::string& path, int64_t last_episode) {
     return;
   out = line + "\n";
   size_t column = std::string::npos, i = 0;
-  std::stringstream header(line);
-  std::string cell;
-  while (std::getline(header, cell, ',')) {
+  for (const auto& cell : split(line, ',')) {
     if (cell == "episode")
       column = i;
     ++i;
@@ -287,15 +286,13 @@ void truncate_csv_after(const std::string& path, int64_t last_episode) {
   while (std::getline(in, line)) {
     if (line.empty())
       continue;
-    std::stringstream row(line);
+    const auto cells = split(line, ',');
     int64_t episode = -1;
-    for (size_t j = 0; std::getline(row, cell, ','); ++j) {
-      if (j == column) {
-        try {
-          episode = std::stoll(cell);
-        } catch (const std::exception&) {
-          episode = -1;
-        }
+    if (column < cells.size()) {
+      try {
+        episode = std::stoll(cells[column]);
+      } catch (const std::exception&) {
+        episode = -1;
       }
     }
     if (column == std::string::npos ||

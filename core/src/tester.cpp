@@ -7,6 +7,7 @@
 #include <mip/core/files.hpp>
 #include <mip/core/signals.hpp>
 #include <mip/core/tester.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
 

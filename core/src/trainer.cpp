@@ -9,6 +9,7 @@
 #include <mip/core/files.hpp>
 #include <mip/core/optim.hpp>
 #include <mip/core/signals.hpp>
+#include <mip/core/text.hpp>
 #include <mip/core/trainer.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>

@@ -6,28 +6,32 @@
 #include <sstream>
 
 #include <mip/core/logging.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace po = boost::program_options;
 
 namespace mip {
 
-std::optional<WorkerOptions> parse_worker_options(int argc,
-                                                  char** argv,
-                                                  const std::string& worker,
-                                                  const std::string& summary,
-                                                  WorkerKind kind) {
-  WorkerOptions o;
-  o.worker = worker;
+namespace {
+
+/// The command-line values that need checking or converting before they go
+/// into WorkerOptions.
+struct RawOptions {
   std::string config, ll, log_level;
   int64_t seed = 0;
   int tensorboard = 0, visualize = 0, threads = 0;
-  const bool tester = kind == WorkerKind::kTester;
+};
+
+/// Every option of the workers; values land in `o` and `raw`.
+po::options_description describe_options(WorkerOptions& o,
+                                         RawOptions& raw,
+                                         bool tester) {
   po::options_description desc("Options");
   // clang-format off
   desc.add_options()
     ("help,h", "show this help and exit")
-    ("config", po::value(&config),
+    ("config", po::value(&raw.config),
      "comma-separated YAML files, the first wins over the later ones and "
      "over what they include (default_configs)")
     ("set", po::value(&o.sets)->composing(),
@@ -40,16 +44,16 @@ std::optional<WorkerOptions> parse_worker_options(int argc,
     ("expdir", po::value(&o.expdir)->default_value("./experiments"),
      "root folder of the experiments")
     ("savetag", po::value(&o.savetag), "appended as _<tag> to the experiment folder")
-    ("log-level", po::value(&log_level),
+    ("log-level", po::value(&raw.log_level),
      "console log level: trace, debug, info, warning, error, critical")
-    ("ll", po::value(&ll), "the same (MI-Prometheus's spelling: DEBUG, INFO, ...)")
+    ("ll", po::value(&raw.ll), "the same (MI-Prometheus's spelling: DEBUG, INFO, ...)")
     ("li", po::value(&o.log_interval)->default_value(100),
      "console statistics line every N episodes (CSV gets every episode)")
     ("plugin-path", po::value(&o.plugin_paths)->composing(),
      "extra plugin folder, searched first (repeatable; ':' separates several)")
-    ("threads", po::value(&threads),
+    ("threads", po::value(&raw.threads),
      "LibTorch intra-op threads (and OpenMP's); default: see docs/performance.md")
-    ("seed", po::value(&seed),
+    ("seed", po::value(&raw.seed),
      "seed of both seed_torch and seed_numpy (-1: draw one and record it)")
     ("allow-insecure-plugin-dir", po::bool_switch(&o.allow_insecure_plugin_dir),
      "load plugins from folders any user may write to (refused by default)")
@@ -59,10 +63,54 @@ std::optional<WorkerOptions> parse_worker_options(int argc,
      "wait for Enter after printing the final configuration")
     ("resume", po::value(&o.resume),
      "continue the experiment in this folder from models/model_last.pt")
-    ("tensorboard", po::value(&tensorboard),
+    ("tensorboard", po::value(&raw.tensorboard),
      "TensorBoard level 0/1/2 (not available yet: warns)")
-    ("visualize", po::value(&visualize), "interactive plots (not available: warns)");
+    ("visualize", po::value(&raw.visualize), "interactive plots (not available: warns)");
   // clang-format on
+  return desc;
+}
+
+/// Moves the checked raw values into `o`; a bad value is a ConfigError.
+void apply_raw_options(const po::variables_map& vm,
+                       const RawOptions& raw,
+                       bool tester,
+                       WorkerOptions& o) {
+  const std::string& worker = o.worker;
+  o.configs = split_list(raw.config, ',');
+  if (!raw.ll.empty())
+    o.log_level = raw.ll;
+  if (!raw.log_level.empty())
+    o.log_level = raw.log_level;
+  parse_log_level(o.log_level);  // a bad level is a usage error
+  if (vm.count("seed"))
+    o.seed = raw.seed;
+  if (vm.count("threads")) {
+    MIP_CHECK(raw.threads > 0, ConfigError, worker,
+              ": --threads must be > 0, got ", raw.threads);
+    o.threads = raw.threads;
+  }
+  if (vm.count("tensorboard"))
+    o.tensorboard = raw.tensorboard;
+  if (vm.count("visualize"))
+    o.visualize = raw.visualize;
+  MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
+            ": --resume is for the trainers");
+  MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",
+            o.log_interval);
+}
+
+}  // namespace
+
+std::optional<WorkerOptions> parse_worker_options(int argc,
+                                                  char** argv,
+                                                  const std::string& worker,
+                                                  const std::string& summary,
+                                                  WorkerKind kind) {
+  WorkerOptions o;
+  o.worker = worker;
+  RawOptions raw;
+  const bool tester = kind == WorkerKind::kTester;
+  const po::options_description desc = describe_options(o, raw, tester);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv)
@@ -85,34 +133,7 @@ std::optional<WorkerOptions> parse_worker_options(int argc,
         << desc << "\n";
     return std::nullopt;
   }
-  std::stringstream ss(config);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty())
-      o.configs.push_back(item);
-  }
-  if (!ll.empty())
-    o.log_level = ll;
-  if (!log_level.empty())
-    o.log_level = log_level;
-  parse_log_level(o.log_level);  // a bad level is a usage error
-  if (vm.count("seed"))
-    o.seed = seed;
-  if (vm.count("threads")) {
-    MIP_CHECK(threads > 0, ConfigError, worker, ": --threads must be > 0, got ",
-              threads);
-    o.threads = threads;
-  }
-  if (vm.count("tensorboard"))
-    o.tensorboard = tensorboard;
-  if (vm.count("visualize"))
-    o.visualize = visualize;
-  MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
-            ": --resume is for the trainers");
-  MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",
-            o.log_interval);
+  apply_raw_options(vm, raw, tester, o);
   return o;
 }
 

@@ -1,4 +1,4 @@
-// mip-online-trainer and mip-plugins end to end: the real executables, the
+// mip-online-trainer end to end: the real executables, the
 // real plugins, real YAML files, real experiment folders.
 #include <cmath>
 #include <filesystem>
@@ -20,7 +20,6 @@ using test::RunResult;
 using test::TempDir;
 
 const std::string kTrainer = MIP_ONLINE_TRAINER;
-const std::string kPlugins = MIP_PLUGINS_TOOL;
 const std::string kSource = MIP_SOURCE_DIR;
 
 /// Rows of a CSV file (header first).
@@ -316,24 +315,6 @@ TEST(OnlineTrainer, WarnsWhenLibTorchRunsOnTheReferenceBlas) {
           .string()
           .find("openblas") != std::string::npos)
     EXPECT_EQ(r.output.find("BLAS"), std::string::npos) << r.output;
-}
-
-TEST(MipPlugins, ListAndInfo) {
-  RunResult r = run(kPlugins + " list");
-  EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("SerialRecallCommandLines, SerialRecall"),
-            std::string::npos);
-  EXPECT_NE(r.output.find("LSTM"), std::string::npos);
-  r = run(kPlugins + " info SerialRecall");
-  EXPECT_EQ(r.code, 0) << r.output;
-  for (const char* s :
-       {"libmip_serial_recall.so", "SDK ABI 1",
-        "LibTorch:", "C++11 ABI:", "min_sequence_length: ~", "control_bits: 2"})
-    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
-  r = run(kPlugins + " info LTSM");
-  EXPECT_EQ(r.code, 4) << r.output;
-  EXPECT_NE(r.output.find("did you mean [LSTM]?"), std::string::npos)
-      << r.output;
 }
 
 }  // namespace

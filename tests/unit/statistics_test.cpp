@@ -1,7 +1,4 @@
-// Statistics tables, CSV files, the handshake and atomic files.
-#include <mip/core/experiment.hpp>
-#include <mip/core/files.hpp>
-#include <mip/core/handshake.hpp>
+// Statistics tables and CSV files.
 #include <mip/core/statistics.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -80,86 +77,6 @@ TEST(Statistics, CsvWriterCreatesThenAppends) {
     w.write("3,4");
   }
   EXPECT_EQ(test::read(path), "a,b\n1,2\n3,4\n");
-}
-
-sdk::DataDefinition def(std::vector<int64_t> shape,
-                        c10::ScalarType t = c10::ScalarType::Float) {
-  return {std::move(shape), t, ""};
-}
-
-TEST(Handshake, UnknownDimensionsMatchAnything) {
-  EXPECT_TRUE(definition_compatible(def({-1, -1, 11}), def({-1, 5, 11})));
-  EXPECT_FALSE(definition_compatible(def({-1, -1, 11}), def({-1, -1, 10})));
-  EXPECT_FALSE(definition_compatible(def({-1, 11}), def({-1, -1, 11})));
-  EXPECT_FALSE(
-      definition_compatible(def({-1}), def({-1}, c10::ScalarType::Long)));
-}
-
-TEST(Handshake, MismatchPrintsBothDefinitions) {
-  const sdk::DataDefinitions problem = {{"sequences", def({-1, -1, 11})}};
-  const sdk::DataDefinitions needs = {{"predictions", def({-1, -1, 8})}};
-  EXPECT_NO_THROW(check_handshake("P", problem, needs, "M",
-                                  {{"sequences", def({-1, -1, 11})}},
-                                  {{"predictions", def({-1, -1, 8})}}));
-  try {
-    check_handshake("P", problem, needs, "M",
-                    {{"sequences", def({-1, -1, 12})}},
-                    {{"logits", def({-1, -1, 8})}});
-    FAIL() << "no error";
-  } catch (const ConfigError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(
-        msg.find(
-            "model M needs [sequences] [-1, -1, 12] Float, problem P provides "
-            "[sequences] [-1, -1, 11] Float"),
-        std::string::npos)
-        << msg;
-    EXPECT_NE(
-        msg.find(
-            "needs [predictions] [-1, -1, 8] Float, which model M does not "
-            "provide (it provides: logits)"),
-        std::string::npos)
-        << msg;
-  }
-}
-
-TEST(Files, AtomicWriteReplacesWholeAndLeavesNoTemporary) {
-  test::TempDir d;
-  const std::string path = (d.path() / "status.yaml").string();
-  write_file_atomic(path, "state: running\n");
-  write_file_atomic(path, "state: finished\n");
-  EXPECT_EQ(test::read(path), "state: finished\n");
-  size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(d.path())) {
-    (void)e;
-    ++files;
-  }
-  EXPECT_EQ(files, 1u);
-  EXPECT_THROW(write_file_atomic((d.path() / "no/such/dir/x").string(), "x"),
-               Error);
-}
-
-TEST(Experiment, FolderLayoutAndStatus) {
-  test::TempDir d;
-  const std::string dir = create_experiment_dir(d.str(), "Prob", "Mod", "tag");
-  EXPECT_TRUE(
-      std::filesystem::is_directory(std::filesystem::path(dir) / "models"));
-  EXPECT_EQ(std::filesystem::path(dir).parent_path(),
-            d.path() / "Prob" / "Mod");
-  EXPECT_NE(dir.find("_tag"), std::string::npos);
-  const std::string second =
-      create_experiment_dir(d.str(), "Prob", "Mod", "tag");
-  EXPECT_NE(dir, second);
-  RunStatus s;
-  s.state = RunState::kInterrupted;
-  s.terminal_cause = "Interrupted by SIGINT";
-  write_status(dir, s);
-  const std::string text =
-      test::read(std::filesystem::path(dir) / "status.yaml");
-  EXPECT_NE(text.find("state: interrupted"), std::string::npos) << text;
-  EXPECT_NE(text.find("terminal_cause: Interrupted by SIGINT"),
-            std::string::npos)
-      << text;
 }
 
 }  // namespace

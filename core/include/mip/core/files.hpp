@@ -9,9 +9,6 @@ namespace mip {
 /// flushed to disk, then renamed over `path`. A crash leaves the old file.
 void write_file_atomic(const std::string& path, const std::string& content);
 
-/// Expands a leading `~` to $HOME.
-std::string expand_user(const std::string& path);
-
 /// Reads a whole text file; throws mip::Error naming the file.
 std::string read_text_file(const std::string& path);
 

@@ -111,22 +111,38 @@ class Observers {
   /// Builds every registered observer for `run` (each may decline).
   void attach(const Run& run);
   void add(std::unique_ptr<RunObserver> observer);
-  void run_started(const RunStarted& e);
-  void training_started(const TrainingStarted& e);
-  void episode_done(const EpisodeDone& e) {
-    for (const auto& o : list_)
-      o->episode_done(e);
+  void run_started(const RunStarted& e) {
+    started_ = true;
+    notify(&RunObserver::run_started, e);
   }
-  void validation_done(const ValidationDone& e);
-  void epoch_done(const EpochDone& e);
-  void checkpoint_written(const CheckpointWritten& e);
-  void training_stopped(const TrainingStopped& e);
-  /// Once per run: later calls (a failure while ending) are ignored.
+  void training_started(const TrainingStarted& e) {
+    notify(&RunObserver::training_started, e);
+  }
+  void episode_done(const EpisodeDone& e) {
+    notify(&RunObserver::episode_done, e);
+  }
+  void validation_done(const ValidationDone& e) {
+    notify(&RunObserver::validation_done, e);
+  }
+  void epoch_done(const EpochDone& e) { notify(&RunObserver::epoch_done, e); }
+  void checkpoint_written(const CheckpointWritten& e) {
+    notify(&RunObserver::checkpoint_written, e);
+  }
+  void training_stopped(const TrainingStopped& e) {
+    notify(&RunObserver::training_stopped, e);
+  }
+  /// Once per started run: later calls (a failure while ending) and calls
+  /// before the run started (nothing written yet) are ignored.
   void run_ended(const RunEnded& e);
   void flush();
-  bool started() const { return started_; }
 
  private:
+  template <typename Event>
+  void notify(void (RunObserver::*event)(const Event&), const Event& e) {
+    for (const auto& o : list_)
+      (o.get()->*event)(e);
+  }
+
   std::vector<std::unique_ptr<RunObserver>> list_;
   bool started_ = false;
   bool ended_ = false;

@@ -54,7 +54,7 @@ struct PluginFailure {
 
 const char* to_string(sdk::ComponentKind kind);
 
-/// Finds, checks and loads plugin libraries (DESIGN.md section 3).
+/// Finds, checks and loads plugin libraries (docs/architecture.md §2).
 class PluginLoader {
  public:
   /// Search order: `cli_paths`, `config_paths`, $MIP_PLUGIN_PATH, then

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <mip/core/text.hpp>  // closest() and edit_distance() moved there
 #include <mip/sdk/param_view.hpp>
 
 namespace mip {
@@ -17,7 +18,7 @@ struct KeyIssue {
 };
 
 /// The Parameter Registry: config files, command-line overrides and component
-/// defaults, resolved with MI-Prometheus's precedence (DESIGN.md section 4):
+/// defaults, resolved with MI-Prometheus's precedence (docs/04-configuration.md §2):
 /// `--set` > files (a file beats what it includes, the first listed wins) >
 /// component defaults. Lists are replaced whole.
 class ParamRegistry {
@@ -72,11 +73,5 @@ class ParamRegistry {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-/// Edit distance; used for "did you mean" hints.
-size_t edit_distance(const std::string& a, const std::string& b);
-/// The candidates closest to `word` (at most 3), best first.
-std::vector<std::string> closest(const std::string& word,
-                                 const std::vector<std::string>& candidates);
 
 }  // namespace mip

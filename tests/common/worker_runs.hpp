@@ -1,0 +1,132 @@
+#pragma once
+
+// Helpers of the worker tests: the workers' paths, small MNIST files and
+// experiments, a short serial-recall training, what a run wrote.
+
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <mip/core/checkpoint.hpp>
+
+#include "common/test_util.hpp"
+
+namespace mip::test {
+
+namespace fs = std::filesystem;
+
+inline const std::string kBin =
+    fs::path(MIP_ONLINE_TRAINER).parent_path().string();
+inline const std::string kOnline = kBin + "/mip-online-trainer";
+inline const std::string kOffline = kBin + "/mip-offline-trainer";
+inline const std::string kTester = kBin + "/mip-tester";
+inline const std::string kSource = MIP_SOURCE_DIR;
+inline const std::string kSerialRecall =
+    kSource + "/configs/serial_recall/lstm.yaml";
+/// 260 episodes of serial recall, validated every 25, with a scheduler that
+/// has state.
+inline const std::string kShortOnline =
+    " --config " + kSerialRecall +
+    " --set training.terminal_conditions.episode_limit=260"
+    " --set validation.partial_validation_interval=25"
+    " --set 'training.scheduler={name: ReduceLROnPlateau, patience: 1, factor: "
+    "0.5}'";
+
+inline void put_u32(std::string& s, uint32_t v) {
+  for (int i = 3; i >= 0; --i)
+    s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+/// Writes an MNIST-style IDX pair: class c draws a bright 6x6 square at a
+/// place of its own, plus noise, so that a small model learns it.
+inline void write_idx(const TempDir& d,
+                      const std::string& prefix,
+                      int n,
+                      uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string images, labels;
+  put_u32(images, 0x00000803);
+  put_u32(images, static_cast<uint32_t>(n));
+  put_u32(images, 28);
+  put_u32(images, 28);
+  put_u32(labels, 0x00000801);
+  put_u32(labels, static_cast<uint32_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const int c = static_cast<int>(rng() % 10);
+    labels.push_back(static_cast<char>(c));
+    const int r0 = 2 + (c / 5) * 12, c0 = 2 + (c % 5) * 5;
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        const bool on = y >= r0 && y < r0 + 6 && x >= c0 && x < c0 + 5;
+        images.push_back(static_cast<char>(on ? 200 + rng() % 56 : rng() % 60));
+      }
+  }
+  d.write("mnist/" + prefix + "-images-idx3-ubyte", images);
+  d.write("mnist/" + prefix + "-labels-idx1-ubyte", labels);
+}
+
+/// A small MNIST experiment on files written by the test.
+inline std::string mnist_config(const TempDir& d,
+                                const std::string& extra = "") {
+  write_idx(d, "train", 600, 1);
+  write_idx(d, "t10k", 200, 2);
+  return d.write(
+      "mnist.yaml",
+      "training:\n"
+      "  seed_torch: 3\n  seed_numpy: 3\n"
+      "  problem: {name: MNIST, batch_size: 32, data_folder: " +
+          d.str() +
+          "/mnist, padding: [2, 2, 2, 2]}\n"
+          "  sampler: {name: SubsetRandomSampler, indices: [0, 500]}\n"
+          "  optimizer: {name: Adam, lr: 0.002}\n"
+          "  terminal_conditions: {epoch_limit: 4}\n" +
+          extra +
+          "validation:\n"
+          "  problem: {name: MNIST, batch_size: 50, data_folder: " +
+          d.str() +
+          "/mnist, padding: [2, 2, 2, 2]}\n"
+          "  sampler: {name: SubsetRandomSampler, indices: " +
+          d.str() +
+          "/valid_indices.txt}\n"
+          "testing:\n"
+          "  problem: {name: MNIST, batch_size: 50, use_train_data: false, "
+          "data_folder: " +
+          d.str() +
+          "/mnist, padding: [2, 2, 2, 2]}\n"
+          "model: {name: LeNet5}\n");
+}
+
+inline std::string valid_indices() {
+  std::string s;
+  for (int i = 500; i < 600; ++i)
+    s += (i > 500 ? "," : "") + std::to_string(i);
+  return s + "\n";
+}
+
+/// The four statistics files and the two checkpoints' digests of a run.
+inline std::vector<std::string> run_outputs(const fs::path& exp) {
+  std::vector<std::string> out;
+  for (const char* f :
+       {"training_statistics.csv", "validation_statistics.csv",
+        "training_set_agg_statistics.csv", "validation_set_agg_statistics.csv"})
+    out.push_back(read(exp / f));
+  for (const char* f : {"models/model_last.pt", "models/model_best.pt"})
+    out.push_back(checkpoint_digest((exp / f).string()));
+  return out;
+}
+
+/// A 20-episode serial-recall training under `d`/exp: its experiment folder
+/// (empty, with a test failure, when the run fails).
+inline fs::path short_serial_recall_run(const TempDir& d) {
+  const RunResult r =
+      run(kOnline + " --config " + kSerialRecall + " --expdir " + d.str() +
+          "/exp --set training.terminal_conditions.episode_limit=20");
+  EXPECT_EQ(r.code, 0) << r.output;
+  if (r.code != 0)
+    return {};
+  return only_experiment(d.path() / "exp", "training_configuration.yaml");
+}
+
+}  // namespace mip::test
