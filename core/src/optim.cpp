@@ -158,7 +158,8 @@ class EpochSchedule final : public LrScheduler {
   std::vector<double> base_;
 };
 
-/// ReduceLROnPlateau (mode min, relative threshold), as PyTorch's.
+/// ReduceLROnPlateau (mode min, relative threshold), as PyTorch's: a
+/// reduction by no more than `eps` is skipped.
 class Plateau final : public LrScheduler {
  public:
   Plateau(torch::optim::Optimizer& opt,
@@ -166,13 +167,15 @@ class Plateau final : public LrScheduler {
           int64_t patience,
           double threshold,
           int64_t cooldown,
-          double min_lr)
+          double min_lr,
+          double eps)
       : opt_(opt),
         factor_(factor),
         patience_(patience),
         threshold_(threshold),
         cooldown_(cooldown),
-        min_lr_(min_lr) {}
+        min_lr_(min_lr),
+        eps_(eps) {}
   void epoch_end(int64_t) override {}
   void validation(double loss) override {
     if (loss < best_ * (1.0 - threshold_)) {
@@ -186,10 +189,12 @@ class Plateau final : public LrScheduler {
       bad_ = 0;
     }
     if (bad_ > patience_) {
-      std::vector<double> lrs;
-      for (auto& g : opt_.param_groups())
-        lrs.push_back(std::max(g.options().get_lr() * factor_, min_lr_));
-      set_lrs(opt_, lrs);
+      for (auto& g : opt_.param_groups()) {
+        const double old_lr = g.options().get_lr();
+        const double new_lr = std::max(old_lr * factor_, min_lr_);
+        if (old_lr - new_lr > eps_)
+          g.options().set_lr(new_lr);
+      }
       cooldown_left_ = cooldown_;
       bad_ = 0;
     }
@@ -222,6 +227,7 @@ class Plateau final : public LrScheduler {
   double threshold_;
   int64_t cooldown_;
   double min_lr_;
+  double eps_;
   double best_ = std::numeric_limits<double>::infinity();
   int64_t bad_ = 0;
   int64_t cooldown_left_ = 0;
@@ -295,7 +301,8 @@ std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& v,
     });
   }
   if (name == "ReduceLROnPlateau") {
-    only({"factor", "patience", "threshold", "cooldown", "min_lr", "mode"});
+    only({"factor", "patience", "threshold", "cooldown", "min_lr", "mode",
+          "eps"});
     MIP_CHECK(v.get<std::string>("mode", "min") == "min", ConfigError, "[",
               v.path(), ".mode]: only min (validation loss) is supported");
     const double factor = v.get<double>("factor", 0.1);
@@ -304,7 +311,7 @@ std::unique_ptr<LrScheduler> make_scheduler(const sdk::ParamView& v,
     return std::make_unique<Plateau>(
         opt, factor, v.get<int64_t>("patience", 10),
         v.get<double>("threshold", 1e-4), v.get<int64_t>("cooldown", 0),
-        v.get<double>("min_lr", 0.0));
+        v.get<double>("min_lr", 0.0), v.get<double>("eps", 1e-8));
   }
   throw ConfigError(
       "scheduler [" + name + "] (" + v.path() + ".name) is not available" +
