@@ -4,13 +4,13 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-openmp     # several times faster than the reference BLAS; OpenMP build (not -pthread)
   libyaml-cpp-dev
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libspdlog-dev libfmt-dev
-  libgtest-dev googletest
+  libgtest-dev            # GoogleTest (with its CMake package)
   zlib1g-dev              # the vision tests write gzipped IDX files
   file                    # CPack's DEB generator inspects the binaries with it
   libblas3                # the reference BLAS: the BLAS-warning test runs LibTorch on it
