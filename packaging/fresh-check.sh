@@ -5,13 +5,17 @@
 # ./packaging/train.sh (the main job) and then ./packaging/test.sh (the test
 # command) inside it, and removes the root whatever happens.
 #
-# Usage: packaging/fresh-check.sh [--keep] [--host-fallback] [COMMIT]
+# Usage: packaging/fresh-check.sh [--keep] [--host-fallback] [--cold] [COMMIT]
 #   COMMIT           what to clone (default HEAD; uncommitted changes are not
 #                    part of it, so commit first)
 #   --keep           leave the root in place (its path is printed) to look at
 #   --host-fallback  when no fresh root can be built at all (no Debian
 #                    registry), say so in one line and run ./packaging/test.sh
 #                    on this machine instead (what CI does)
+#   --cold           use no cache: by default the root's compiler cache
+#                    (ccache) and downloaded .deb files are kept between runs
+#                    in /var/cache/mip-fresh-check (caches only: every package
+#                    is still installed into the new root, every file built)
 #
 # Needs root (through sudo when not root) and mmdebstrap, which it installs
 # when absent. Mounts (/proc, /sys, /dev) live in a private mount
@@ -23,13 +27,15 @@ repo=$(pwd)
 
 keep=0
 fallback=0
+cold=0
 commit=HEAD
 for arg in "$@"; do
   case "$arg" in
   --keep) keep=1 ;;
   --host-fallback) fallback=1 ;;
+  --cold) cold=1 ;;
   -h | --help)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
@@ -127,15 +133,27 @@ echo "fresh-check: [2/2] ./packaging/test.sh"
 ./packaging/test.sh
 echo "fresh-check: test command passed ($(( $(date +%s) - s )) s)"'
 
+cache=""
+if [ "$cold" -eq 0 ]; then
+  cache=/var/cache/mip-fresh-check
+  mkdir -p "$cache/ccache" "$cache/apt-archives/partial"
+  mkdir -p "$root/var/cache/ccache" "$root/var/cache/apt/archives"
+fi
+
 set +e
 unshare --mount --propagation private /bin/sh -ec '
-  r=$1; shift
+  r=$1 cache=$2 script=$3
   mount -t proc proc "$r/proc"
   mount --rbind /sys "$r/sys"
   mount --rbind /dev "$r/dev"
+  if [ -n "$cache" ]; then
+    mount --bind "$cache/ccache" "$r/var/cache/ccache"
+    mount --bind "$cache/apt-archives" "$r/var/cache/apt/archives"
+  fi
   exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+    CCACHE_DIR=/var/cache/ccache \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    /bin/bash -c "$1"' sh "$root" "$inside"
+    /bin/bash -c "$script"' sh "$root" "$cache" "$inside"
 rc=$?
 set -e
 if [ "$rc" -eq 0 ]; then

@@ -11,6 +11,10 @@
 namespace mip {
 
 namespace {
+const char* const kLegacyRngKey = "rng.torch_cpu";
+}  // namespace
+
+namespace {
 
 constexpr int64_t kFormatVersion = 1;
 constexpr const char* kMagic = "mi-prometheus-cpp checkpoint";
@@ -126,8 +130,6 @@ void save_checkpoint(const std::string& path,
     }
     ar.write("extra.__keys__", c10::IValue(keys));
   }
-  ar.write("rng.torch_cpu", at::detail::getDefaultCPUGenerator().get_state(),
-           /*is_buffer=*/true);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
     ar.save_to(tmp);
@@ -143,8 +145,7 @@ void save_checkpoint(const std::string& path,
 CheckpointMeta load_checkpoint(const std::string& path,
                                torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer,
-                               CheckpointExtra* extra,
-                               bool restore_rng) {
+                               CheckpointExtra* extra) {
   torch::serialize::InputArchive ar;
   open_archive(ar, path);
   CheckpointMeta meta = read_meta(ar, path);
@@ -165,13 +166,11 @@ CheckpointMeta load_checkpoint(const std::string& path,
     if (extra) {
       for (const auto& k : read_key_list(ar, "extra.__keys__"))
         ar.read("extra." + k, (*extra)[k], /*is_buffer=*/true);
-    }
-    if (restore_rng) {
-      torch::Tensor state;
-      ar.read("rng.torch_cpu", state, /*is_buffer=*/true);
-      at::Generator gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(state);
+      // Checkpoints of 0.1.0 stored the generator beside the extras.
+      torch::Tensor rng;
+      if (!extra->count(kLegacyRngKey) &&
+          ar.try_read(kLegacyRngKey, rng, /*is_buffer=*/true))
+        (*extra)[kLegacyRngKey] = rng;
     }
   } catch (const c10::Error& e) {
     throw DataError("checkpoint [" + path + "] does not fit model [" +

@@ -28,7 +28,11 @@ class CsvObserver final : public RunObserver {
     }
   }
   void episode_done(const EpisodeDone& e) override {
-    CsvWriter& w = files_.at(e.section).episodes;
+    if (&e.section != section_) {  // the lookup once, not every episode
+      section_ = &e.section;
+      episodes_ = &files_.at(e.section).episodes;
+    }
+    CsvWriter& w = *episodes_;
     w.write_last(e.col);
     if (e.episode % interval_ == 0)
       w.flush_async();  // formatted and written off the training thread
@@ -57,6 +61,8 @@ class CsvObserver final : public RunObserver {
   };
   int64_t interval_;
   std::map<std::string, Files> files_;
+  const std::string* section_ = nullptr;  ///< of the last episode_done
+  CsvWriter* episodes_ = nullptr;         ///< its episodes file
 };
 
 const ObserverRegistration kCsv{20, "csv", [](const Run& run, Observers&) {

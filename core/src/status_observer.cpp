@@ -41,7 +41,7 @@ class StatusObserver final : public RunObserver {
     status_.first_episode_unix = unix_now();
   }
   void episode_done(const EpisodeDone& e) override {
-    if (e.section == "training" && e.episode == first_ + kWarmupEpisodes - 1)
+    if (e.episode == first_ + kWarmupEpisodes - 1 && e.section == "training")
       warm_ = Clock::now();
   }
   void checkpoint_written(const CheckpointWritten& e) override {

@@ -178,8 +178,9 @@ void Trainer::resume() {
   CheckpointExtra extra;
   const CheckpointMeta m =
       load_checkpoint((fs::path(dir_) / "models" / "model_last.pt").string(),
-                      run_.model(), optimizer_.get(), &extra, true);
+                      run_.model(), optimizer_.get(), &extra);
   progress_ = TrainingProgress::load(m, extra);
+  progress_.restore_rng();
   for (const auto& [key, values] : progress_.epoch_statistics)
     if (train_.col.declared(key))
       for (double v : values)
@@ -476,6 +477,7 @@ void Trainer::save_last(double loss, const std::string& status) {
     progress_.epoch_statistics[key] = train_.col.values(key);
   if (scheduler_)
     progress_.scheduler = scheduler_->state();
+  progress_.capture_rng();
   CheckpointMeta m = meta(loss, status);
   CheckpointExtra extra;
   progress_.save(m, extra);

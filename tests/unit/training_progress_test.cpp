@@ -44,6 +44,9 @@ TEST(TrainingProgress, RoundTripsThroughACheckpointOnDisk) {
   p.stale_validations = 3;
   p.scheduler = {{"best", 0.5}, {"num_bad_epochs", 2}, {"lr.0", 1e-4}};
   p.epoch_statistics = {{"loss", {0.25, 0.5, 0.75}}, {"episode", {1, 2, 3}}};
+  torch::manual_seed(5);
+  p.capture_rng();
+  const at::Tensor drawn = torch::rand({4});
 
   torch::nn::Linear model(3, 2);
   CheckpointMeta meta;
@@ -65,6 +68,10 @@ TEST(TrainingProgress, RoundTripsThroughACheckpointOnDisk) {
   EXPECT_EQ(q.stale_validations, 3);
   EXPECT_EQ(q.scheduler, p.scheduler);
   EXPECT_EQ(q.epoch_statistics, p.epoch_statistics);
+  // The generator continues where it was captured.
+  torch::manual_seed(6);
+  q.restore_rng();
+  EXPECT_TRUE(torch::equal(torch::rand({4}), drawn));
 }
 
 TEST(TrainingProgress, ReadsTheSchedulerListOfOlderCheckpoints) {

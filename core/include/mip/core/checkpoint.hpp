@@ -34,22 +34,21 @@ struct CheckpointMeta {
 /// Named tensors stored beside the weights (the state a resume needs).
 using CheckpointExtra = std::map<std::string, at::Tensor>;
 
-/// Saves weights, optimizer state (when given), the torch CPU RNG state,
-/// `extra` and `meta` to `path` atomically (temporary file, then rename).
+/// Saves weights, optimizer state (when given), `extra` and `meta` to `path`
+/// atomically (temporary file, then rename).
 void save_checkpoint(const std::string& path,
                      const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer,
                      const CheckpointMeta& meta,
                      const CheckpointExtra* extra = nullptr);
 
-/// Loads `path` into `model` (and `optimizer`, `extra` when given; the torch
-/// CPU RNG state when `restore_rng`); throws mip::DataError naming the file
-/// when it is truncated, foreign or does not match the model.
+/// Loads `path` into `model` (and `optimizer`, `extra` when given); throws
+/// mip::DataError naming the file when it is truncated, foreign or does not
+/// match the model.
 CheckpointMeta load_checkpoint(const std::string& path,
                                torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer = nullptr,
-                               CheckpointExtra* extra = nullptr,
-                               bool restore_rng = false);
+                               CheckpointExtra* extra = nullptr);
 
 /// A digest (hex) of the model weights in a checkpoint: equal digests mean
 /// bit-identical weights.

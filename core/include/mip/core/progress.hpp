@@ -28,6 +28,8 @@ struct TrainingProgress {
   /// The training statistics collected so far in the current epoch (the
   /// epoch's aggregates need them after a resume).
   std::map<std::string, std::vector<double>> epoch_statistics;
+  /// LibTorch's CPU generator (dropout, anything a model draws at run time).
+  std::vector<uint8_t> torch_cpu_rng;
 
   /// The episode the loop runs next.
   int64_t next_episode() const { return last_episode + 1; }
@@ -36,6 +38,10 @@ struct TrainingProgress {
   /// by more than `min_delta` resets the stale count, anything else adds one;
   /// returns true when the loss is a new best (a model_best.pt to write).
   bool record_validation(double loss, int64_t episode, double min_delta);
+
+  /// Takes the state of LibTorch's CPU generator now / puts it back.
+  void capture_rng();
+  void restore_rng() const;
 
   /// Writes the counters into `meta` and the rest into `extra`.
   void save(CheckpointMeta& meta, CheckpointExtra& extra) const;

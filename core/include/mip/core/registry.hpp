@@ -18,9 +18,9 @@ struct KeyIssue {
 };
 
 /// The Parameter Registry: config files, command-line overrides and component
-/// defaults, resolved with MI-Prometheus's precedence (docs/04-configuration.md §2):
-/// `--set` > files (a file beats what it includes, the first listed wins) >
-/// component defaults. Lists are replaced whole.
+/// defaults, resolved with MI-Prometheus's precedence (section 2 of
+/// docs/04-configuration.md): `--set` > files (a file beats what it includes,
+/// the first listed wins) > component defaults. Lists are replaced whole.
 class ParamRegistry {
  public:
   ParamRegistry();
