@@ -62,7 +62,8 @@ fi
 host_fallback() {
   if [ "$fallback" -eq 1 ]; then
     say "NO FRESH ROOT: $1; this is not a failure of the project. Running ./packaging/test.sh on this machine instead."
-    exec ./packaging/test.sh
+    # Not exec: the EXIT trap must still remove the root.
+    if ./packaging/test.sh; then exit 0; else exit $?; fi
   fi
   say "cannot build a fresh Debian 12 root: $1"
   exit 3
