@@ -161,8 +161,7 @@ void Trainer::build_optimisation() {
   if (registry.has("training.scheduler.name"))
     scheduler_ =
         make_scheduler(*registry.view("training.scheduler"), *optimizer_);
-  clipping_ = std::make_unique<GradientClipping>(
-      GradientClipping::from_config(*registry.view("training")));
+  clipping_ = GradientClipping::from_config(*registry.view("training"));
 }
 
 void Trainer::curriculum_at(int64_t episode) {
@@ -371,7 +370,7 @@ double Trainer::train_episode(int64_t episode) {
     check_finite(value, "training", episode);
   }
   loss.backward();
-  clipping_->apply(params_);
+  clipping_.apply(params_);
   optimizer_->step();
   return value;
 }

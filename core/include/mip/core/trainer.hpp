@@ -10,18 +10,12 @@
 
 #include <mip/core/episode.hpp>
 #include <mip/core/observer.hpp>
+#include <mip/core/optim.hpp>
 #include <mip/core/progress.hpp>
 #include <mip/core/run.hpp>
 #include <mip/core/schedule.hpp>
 
-namespace torch::optim {
-class Optimizer;
-}
-
 namespace mip {
-
-class LrScheduler;
-struct GradientClipping;
 
 class Trainer {
  public:
@@ -75,7 +69,7 @@ class Trainer {
   sdk::DataDict validation_batch_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<LrScheduler> scheduler_;
-  std::unique_ptr<GradientClipping> clipping_;
+  GradientClipping clipping_;
   std::vector<torch::Tensor> params_;
   TrainingProgress progress_;
   std::string cause_ = "Not Converged";  ///< MI-Prometheus's status string
