@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include <mip/core/files.hpp>
 #include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -130,16 +131,15 @@ void save_checkpoint(const std::string& path,
     }
     ar.write("extra.__keys__", c10::IValue(keys));
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    ar.save_to(tmp);
-  } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
-    throw Error("cannot write checkpoint [" + tmp +
-                "]: " + e.what_without_backtrace());
-  }
-  MIP_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, Error,
-            "cannot rename [", tmp, "] to [", path, "]");
+  // Serialized in memory, then written by us: LibTorch's file writer throws
+  // again from its destructor when the disk is full (std::terminate), and
+  // leaves its partial file behind.
+  std::string bytes;
+  ar.save_to([&bytes](const void* data, size_t n) -> size_t {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  write_file_atomic(path, bytes);
 }
 
 CheckpointMeta load_checkpoint(const std::string& path,

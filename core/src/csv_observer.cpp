@@ -47,10 +47,12 @@ class CsvObserver final : public RunObserver {
     files_.at(e.section).aggregates.write(e.agg.csv_row());
   }
   void run_ended(const RunEnded&) override { flush(); }
+  /// At checkpoints and at the end: every row on disk (fsync), or an error
+  /// naming the file that could not be written.
   void flush() override {
     for (auto& [name, f] : files_) {
-      f.episodes.flush();
-      f.aggregates.flush();
+      f.episodes.sync();
+      f.aggregates.sync();
     }
   }
 

@@ -24,6 +24,8 @@ const char* to_string(RunState state) {
       return "failed";
     case RunState::kInterrupted:
       return "interrupted";
+    case RunState::kKilled:
+      return "killed";
   }
   return "unknown";
 }
@@ -77,6 +79,10 @@ std::string create_experiment_dir(const std::string& root,
 }
 
 void write_status(const std::string& dir, const RunStatus& s) {
+  write_file_atomic((fs::path(dir) / "status.yaml").string(), status_text(s));
+}
+
+std::string status_text(const RunStatus& s) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "state" << YAML::Value << to_string(s.state);
@@ -101,8 +107,7 @@ void write_status(const std::string& dir, const RunStatus& s) {
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
-  write_file_atomic((fs::path(dir) / "status.yaml").string(),
-                    std::string(out.c_str()) + "\n");
+  return std::string(out.c_str()) + "\n";
 }
 
 }  // namespace mip

@@ -1,14 +1,17 @@
 #include <mip/core/logging.hpp>
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <map>
 #include <mutex>
 
+#include <mip/core/files.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace mip {
@@ -34,6 +37,60 @@ spdlog::level::level_enum to_spdlog(sdk::LogLevel l) {
   }
   return spdlog::level::info;
 }
+
+/// The log file. A failed write (a full disk) neither stops nor crashes the
+/// run: the file is given up, the console (which has every line of info and
+/// above) says so once, and the run goes on; CSV and checkpoint writes are
+/// the ones that stop a run on a full disk.
+class GuardedFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  GuardedFileSink(const std::string& path,
+                  std::shared_ptr<spdlog::sinks::sink> console)
+      : path_(path), file_(path, false), console_(std::move(console)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (failed_)
+      return;
+    try {
+      file_.log(msg);
+    } catch (const std::exception&) {
+      give_up(errno);
+    }
+  }
+  void flush_() override {
+    if (failed_)
+      return;
+    try {
+      file_.flush();
+    } catch (const std::exception&) {
+      give_up(errno);
+    }
+  }
+  void set_pattern_(const std::string& pattern) override {
+    file_.set_pattern(pattern);
+  }
+  void set_formatter_(std::unique_ptr<spdlog::formatter> f) override {
+    file_.set_formatter(std::move(f));
+  }
+
+ private:
+  void give_up(int err) {
+    failed_ = true;
+    const std::string text = "the log file [" + path_ +
+                             "] can no longer be written (" +
+                             write_error_text(path_, err ? err : EIO) +
+                             "); the log goes on on the console only";
+    console_->log(
+        spdlog::details::log_msg("logging", spdlog::level::warn, text));
+    console_->flush();
+  }
+
+  std::string path_;
+  spdlog::sinks::basic_file_sink_st file_;
+  std::shared_ptr<spdlog::sinks::sink> console_;
+  bool failed_ = false;
+};
 
 struct Sinks {
   std::shared_ptr<spdlog::sinks::dist_sink_mt> all =
@@ -119,14 +176,22 @@ void logging_add_file(const std::string& path) {
   auto& s = sinks();
   if (s.file)
     s.all->remove_sink(s.file);
-  s.file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
+  try {
+    s.file = std::make_shared<GuardedFileSink>(path, s.console);
+  } catch (const spdlog::spdlog_ex&) {
+    throw_write_error(path, errno);
+  }
   s.file->set_pattern("[%Y-%m-%d %H:%M:%S] - %l - %n >>> %v");
   s.file->set_level(spdlog::level::debug);
   s.all->add_sink(s.file);
 }
 
-void logging_flush() {
-  sinks().all->flush();
+void logging_flush() noexcept {
+  try {
+    sinks().all->flush();
+  } catch (const std::exception&) {
+    // The file sink reports its own failures; the console has nothing to lose.
+  }
 }
 
 }  // namespace mip

@@ -1,5 +1,6 @@
 // The observer list of a run, and the registry of observer factories.
 #include <algorithm>
+#include <exception>
 #include <tuple>
 
 #include <mip/core/observer.hpp>
@@ -43,7 +44,19 @@ void Observers::run_ended(const RunEnded& e) {
   if (!started_ || ended_)
     return;
   ended_ = true;
-  notify(&RunObserver::run_ended, e);
+  // Every observer hears the end even when one fails (a full disk must not
+  // keep status.yaml from saying so); the first error is thrown after.
+  std::exception_ptr first;
+  for (const auto& o : list_) {
+    try {
+      o->run_ended(e);
+    } catch (...) {
+      if (!first)
+        first = std::current_exception();
+    }
+  }
+  if (first)
+    std::rethrow_exception(first);
 }
 
 void Observers::flush() {

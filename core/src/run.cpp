@@ -11,6 +11,7 @@
 
 #include <mip/core/handshake.hpp>
 #include <mip/core/run.hpp>
+#include <mip/core/signals.hpp>
 #include <mip/sdk/build_config.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
@@ -282,13 +283,23 @@ int run_worker(const std::function<int()>& body,
                const std::function<void(const std::string&)>& failed,
                const std::string& worker) {
   Logger& log = logger(worker);
+  // Nothing here may throw again (a full disk fails the status write too):
+  // an exception out of a catch block would end in std::terminate.
   auto fail = [&](int code, const std::string& what) {
     log.error(what);
-    if (failed)
-      failed(what);
+    if (failed) {
+      try {
+        failed(what);
+      } catch (const std::exception& e) {
+        log.warn(std::string("while ending the failed run: ") + e.what());
+      } catch (...) {
+        log.warn("while ending the failed run: an unknown error");
+      }
+    }
     logging_flush();
     return code;
   };
+  install_stop_handlers();
   try {
     return body();
   } catch (const NoCudaError& e) {
@@ -304,6 +315,8 @@ int run_worker(const std::function<int()>& body,
                 std::string("LibTorch: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {
     return fail(kExitFailed, e.what());
+  } catch (...) {
+    return fail(kExitFailed, "an unknown exception (not std::exception)");
   }
 }
 

@@ -8,6 +8,9 @@
 
 #include <iterator>
 
+#include <stdio_ext.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -158,19 +161,50 @@ void CsvWriter::open(const std::string& path,
   close();
   const bool exists = std::filesystem::exists(path);
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
-  MIP_CHECK(file_ != nullptr, Error, "cannot open [", path,
-            "] for writing: ", std::strerror(errno));
+  if (file_ == nullptr)
+    throw_write_error(path, errno);
   path_ = path;
   stop_ = false;
-  if (!append || !exists)
-    std::fprintf(file_, "%s\n", header.c_str());
+  error_ = 0;
+  std::fseek(file_, 0, SEEK_END);
+  good_size_ = std::ftell(file_);
+  if (!append || !exists) {
+    put(header.data(), header.size());
+    put("\n", 1);
+    commit();
+    check();
+  }
+}
+
+void CsvWriter::put(const char* data, size_t n) {
+  if (error_ == 0 && std::fwrite(data, 1, n, file_) != n)
+    error_ = errno ? errno : EIO;
+}
+
+void CsvWriter::commit() {
+  if (error_ == 0 && std::fflush(file_) != 0)
+    error_ = errno ? errno : EIO;
+  if (error_ == 0) {
+    good_size_ = std::ftell(file_);
+    return;
+  }
+  // Nothing half-written stays: the unwritten buffer is dropped and the file
+  // cut back to its last complete row.
+  __fpurge(file_);
+  if (::ftruncate(::fileno(file_), good_size_) == 0)
+    std::fseek(file_, 0, SEEK_END);
+}
+
+void CsvWriter::check() const {
+  if (error_ != 0)
+    throw_write_error(path_, error_);
 }
 
 void CsvWriter::write(const std::string& row) {
   MIP_INTERNAL_ASSERT(file_ != nullptr);
   flush();  // after the queued rows
-  std::fwrite(row.data(), 1, row.size(), file_);
-  std::fputc('\n', file_);
+  put(row.data(), row.size());
+  put("\n", 1);
 }
 
 void CsvWriter::write_last(const StatisticsCollector& col) {
@@ -201,8 +235,8 @@ void CsvWriter::format_and_write(const Rows& rows) {
     if (c + 1 == cols)
       out += '\n';
   }
-  std::fwrite(out.data(), 1, out.size(), file_);
-  std::fflush(file_);
+  put(out.data(), out.size());
+  commit();
 }
 
 void CsvWriter::loop() {
@@ -226,6 +260,7 @@ void CsvWriter::flush_async() {
   if (staged_.values.empty() || file_ == nullptr)
     return;
   std::lock_guard<std::mutex> lock(mutex_);
+  check();  // a failure of the formatter thread stops the run here
   if (!thread_.joinable())
     thread_ = std::thread([this] { loop(); });
   auto& p = pending_;
@@ -250,13 +285,24 @@ void CsvWriter::flush() {
     staged_.values.clear();
     staged_.present.clear();
   }
-  std::fflush(file_);
+  commit();
+  check();
 }
 
-void CsvWriter::close() {
+void CsvWriter::sync() {
+  flush();
+  if (file_ != nullptr && ::fsync(::fileno(file_)) != 0 && errno != EINVAL)
+    throw_write_error(path_, errno);
+}
+
+void CsvWriter::close() noexcept {
   if (file_ == nullptr)
     return;
-  flush();
+  try {
+    flush();
+  } catch (const std::exception&) {
+    // Reported by the flush that failed first; nothing more to save here.
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
@@ -264,6 +310,8 @@ void CsvWriter::close() {
   cv_.notify_all();
   if (thread_.joinable())
     thread_.join();
+  if (error_ != 0)
+    __fpurge(file_);
   std::fclose(file_);
   file_ = nullptr;
   formats_.clear();

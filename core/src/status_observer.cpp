@@ -2,8 +2,12 @@
 // written at start, at every last-state checkpoint and at the end.
 #include <chrono>
 
+#include <filesystem>
+
+#include <mip/core/files.hpp>
 #include <mip/core/observer.hpp>
 #include <mip/core/run.hpp>
+#include <mip/core/signals.hpp>
 
 namespace mip {
 
@@ -34,7 +38,7 @@ class StatusObserver final : public RunObserver {
       status_.best_episode = e.best_episode;
     }
     first_ = e.first_episode;
-    write_status(dir_, status_);
+    write();
   }
   void training_started(const TrainingStarted& e) override {
     first_ = e.first_episode;
@@ -53,7 +57,7 @@ class StatusObserver final : public RunObserver {
       return;
     status_.episode = e.episode;
     status_.epoch = e.epoch;
-    write_status(dir_, status_);
+    write();
   }
   void training_stopped(const TrainingStopped& e) override {
     const int64_t warm_mark = first_ + kWarmupEpisodes - 1;
@@ -64,14 +68,45 @@ class StatusObserver final : public RunObserver {
         std::chrono::duration<double>(Clock::now() - warm_).count();
   }
   void run_ended(const RunEnded& e) override {
+    clear_killed_status();  // a later signal finds the run's own end
     status_.state = e.state;
     status_.terminal_cause = e.cause;
     if (e.episodes >= 0)
       status_.episode = e.episodes;
-    write_status(dir_, status_);
+    try {
+      write_status(dir_, status_);
+    } catch (const Error&) {
+      // A full disk: no room for the temporary file, but status.yaml's own
+      // blocks still hold the (short) final status.
+      const std::string path =
+          (std::filesystem::path(dir_) / "status.yaml").string();
+      if (!std::filesystem::exists(path))
+        throw;
+      overwrite_file_in_place(path, status_text(status_));
+    }
   }
 
  private:
+  /// Writes status.yaml, and renders what a killing signal will write
+  /// instead (the handler cannot format).
+  void write() {
+    write_status(dir_, status_);
+    RunStatus killed = status_;
+    killed.state = RunState::kKilled;
+    killed.terminal_cause =
+        std::string("Killed by ") + kSignalMark +
+        " (stopped at once without saving; --resume continues from the last "
+        "checkpoint)";
+    const std::string text = status_text(killed);
+    const size_t at = text.find(kSignalMark);
+    if (at == std::string::npos)
+      return;
+    set_killed_status((std::filesystem::path(dir_) / "status.yaml").string(),
+                      text.substr(0, at),
+                      text.substr(at + std::string(kSignalMark).size()));
+  }
+
+  static constexpr const char* kSignalMark = "MIP_SIGNAL_NAME";
   using Clock = std::chrono::steady_clock;
   RunStatus status_;
   std::string dir_;

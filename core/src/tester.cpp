@@ -164,7 +164,6 @@ void Tester::prepare_test(size_t index) {
 }
 
 int Tester::test() {
-  install_stop_handlers();
   torch::NoGradGuard no_grad;
   run_.model().eval();
   const size_t tests =
@@ -190,6 +189,7 @@ int Tester::test() {
     test_.aggregate(run_, n);
     observers_.epoch_done({test_.name, "Full Test", n, test_.agg});
   }
+  observers_.flush();  // a failed write fails the test before "finished"
   observers_.run_ended(
       {RunState::kFinished,
        "Tested " + std::to_string(total) + " episodes" +

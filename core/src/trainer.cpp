@@ -52,6 +52,11 @@ std::map<std::string, std::string> aggregates(const StatisticsAggregator& a) {
   return out;
 }
 
+/// A stop signal during the final validation: it is abandoned.
+struct FinalValidationStopped {
+  int signal;
+};
+
 }  // namespace
 
 Trainer::Trainer(WorkerOptions options) : run_(std::move(options)) {
@@ -247,7 +252,6 @@ void Trainer::open_experiment() {
 int Trainer::train() {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  install_stop_handlers();
   if (schedule_->uses_validation_batch())
     validation_batch_ = valid_.batch(run_, 0);
   run_.log().info(schedule_->describe());
@@ -284,8 +288,7 @@ int Trainer::train() {
 std::string Trainer::stop_before(int64_t episode) {
   if (int sig = stop_requested()) {
     end_state_ = RunState::kInterrupted;
-    const std::string cause =
-        std::string("Interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const std::string cause = std::string("Interrupted by ") + signal_name(sig);
     run_.log().warn(cause + " after episode " +
                     std::to_string(progress_.last_episode) +
                     "; saving the checkpoint and stopping (--resume " + dir_ +
@@ -325,22 +328,19 @@ std::string Trainer::validate_and_save(int64_t episode) {
 int Trainer::finish(int64_t first) {
   const int64_t last_done = progress_.last_episode;
   const bool trained_now = last_done >= first;
-  const bool interrupted = end_state_ == RunState::kInterrupted;
-  if (!interrupted && trained_now) {
-    const FinalValidation final =
-        schedule_->final_validation(last_done, last_full_);
-    if (final.partial) {
-      last_loss_ = partial_validation(last_done);
-      save_best(last_loss_, last_done, progress_.epoch, cause_);
-    }
-    if (final.full) {
-      const double loss = full_validation(last_done, progress_.epoch);
-      if (final.full_counts) {
-        last_loss_ = loss;
-        save_best(last_loss_, last_done, progress_.epoch, cause_);
-      }
+  if (end_state_ != RunState::kInterrupted && trained_now) {
+    try {
+      final_validation(last_done);
+    } catch (const FinalValidationStopped& stopped) {
+      end_state_ = RunState::kInterrupted;
+      cause_ = std::string("Interrupted by ") + signal_name(stopped.signal) +
+               " during the final validation";
+      run_.log().warn(cause_ + "; it is abandoned, model_last.pt (episode " +
+                      std::to_string(last_done) +
+                      ") is saved and the run stops");
     }
   }
+  const bool interrupted = end_state_ == RunState::kInterrupted;
   if (trained_now)
     save_last(last_loss_, cause_);
   // model_best.pt records the final status too (as MI-Prometheus does).
@@ -352,9 +352,35 @@ int Trainer::finish(int64_t first) {
     best.timestamp = now_string();
     save_checkpoint(best_path, run_.model(), nullptr, best);
   }
+  observers_.flush();  // a failed write fails the run before "finished"
   observers_.run_ended({end_state_, cause_});
   run_.log().info("Experiment folder: " + dir_);
   return interrupted ? kExitInterrupted : kExitOk;
+}
+
+void Trainer::final_validation(int64_t last_done) {
+  final_ = true;
+  const FinalValidation final =
+      schedule_->final_validation(last_done, last_full_);
+  if (final.partial) {
+    last_loss_ = partial_validation(last_done);
+    save_best(last_loss_, last_done, progress_.epoch, cause_);
+  }
+  if (final.full) {
+    const double loss = full_validation(last_done, progress_.epoch);
+    if (final.full_counts) {
+      last_loss_ = loss;
+      save_best(last_loss_, last_done, progress_.epoch, cause_);
+    }
+  }
+  final_ = false;
+}
+
+void Trainer::stop_final_validation() const {
+  if (!final_)
+    return;
+  if (const int sig = stop_requested())
+    throw FinalValidationStopped{sig};
 }
 
 double Trainer::train_episode(int64_t episode) {
@@ -393,6 +419,7 @@ void Trainer::end_epoch(int64_t episode) {
 }
 
 double Trainer::partial_validation(int64_t episode) {
+  stop_final_validation();
   torch::NoGradGuard no_grad;
   run_.model().eval();
   valid_.col.reset();
@@ -409,8 +436,10 @@ double Trainer::full_validation(int64_t episode, int64_t epoch) {
   valid_.col.reset();
   const int64_t n = valid_.stream->batches_per_epoch();
   valid_.batches->make_ahead_until(n);
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i) {
+    stop_final_validation();
     valid_.evaluate(run_, valid_.batch(run_, i), episode, epoch);
+  }
   valid_.aggregate(run_, episode);
   const double loss = valid_.agg.get("loss");
   observers_.validation_done({true, episode, loss, valid_.col, valid_.agg});

@@ -6,7 +6,8 @@
 namespace mip {
 
 /// The state of a run, as status.yaml records it.
-enum class RunState { kRunning, kFinished, kFailed, kInterrupted };
+/// kKilled: ended at once by a signal (a second Ctrl-C, SIGQUIT).
+enum class RunState { kRunning, kFinished, kFailed, kInterrupted, kKilled };
 
 /// status.yaml: written atomically at start, at every checkpoint and at the
 /// end.
@@ -42,6 +43,8 @@ std::string create_timestamped_dir(const std::string& parent,
 
 /// Writes `<dir>/status.yaml` atomically.
 void write_status(const std::string& dir, const RunStatus& status);
+/// The text write_status() writes.
+std::string status_text(const RunStatus& status);
 
 /// Local time now, "2026-11-24 19:04:05".
 std::string now_string();

@@ -30,9 +30,10 @@ sdk::LogLevel parse_log_level(const std::string& name);
 
 /// Sets the console level (the file always gets debug and above).
 void logging_set_console_level(sdk::LogLevel level);
-/// Adds a log file (appended to); replaces the previous one.
+/// Adds a log file (appended to); replaces the previous one. A later failed
+/// write to it only gives the file up (the console warns once).
 void logging_add_file(const std::string& path);
-/// Flushes every sink.
-void logging_flush();
+/// Flushes every sink; never throws.
+void logging_flush() noexcept;
 
 }  // namespace mip

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -89,10 +90,16 @@ class CsvWriter {
   /// Queues the last value of every key of `col` (empty cell for none).
   void write_last(const StatisticsCollector& col);
   /// Hands the queued rows to the background formatter; does not wait.
+  /// Throws mip::Error when an earlier background write failed.
   void flush_async();
   /// Formats and writes everything queued; returns when it is on disk.
+  /// Throws mip::Error naming the file and the free space when a write
+  /// failed (the file is cut back to its last complete row).
   void flush();
-  void close();
+  /// flush(), then fsync: the rows survive a power loss (at checkpoints).
+  void sync();
+  /// Flushes what it can and closes; never throws.
+  void close() noexcept;
   bool is_open() const { return file_ != nullptr; }
 
  private:
@@ -102,6 +109,12 @@ class CsvWriter {
   };
   void format_and_write(const Rows& rows);
   void loop();
+  void put(const char* data, size_t n);  ///< records the first error
+  void commit();       ///< fflush; on error, back to the last complete row
+  void check() const;  ///< throws the recorded error
+
+  std::atomic<int> error_{0};  ///< errno of the first failed write
+  long good_size_ = 0;         ///< bytes on disk up to the last complete row
 
   std::FILE* file_ = nullptr;
   std::string path_;

@@ -46,6 +46,10 @@ class Trainer {
   double train_episode(int64_t episode);
   void end_epoch(int64_t episode);
   double partial_validation(int64_t episode);
+  /// The validations after the loop; a stop signal abandons them.
+  void final_validation(int64_t last_done);
+  /// Throws when a stop signal came during the final validation.
+  void stop_final_validation() const;
   /// On the whole validation set; `epoch` is recorded with it.
   double full_validation(int64_t episode, int64_t epoch);
   /// A validation that counts: best model, scheduler; returns the reason to
@@ -75,6 +79,7 @@ class Trainer {
   std::string cause_ = "Not Converged";  ///< MI-Prometheus's status string
   RunState end_state_ = RunState::kFinished;
   int64_t last_full_ = -1;  ///< the episode of the last full validation
+  bool final_ = false;      ///< in the final validation (a signal stops it)
   double last_loss_ = 0.0;  ///< the last validation loss
   bool resumed_ = false;
   bool curriculum_ = false;
