@@ -80,6 +80,8 @@ void expect_full_disk_error(const RunResult& r, const std::string& file) {
   EXPECT_HAS(r.output, "free on the file system of [");
   EXPECT_HAS(r.output, "--resume");
   EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  // The log file's failure is ours to report, not spdlog's raw handler's.
+  EXPECT_EQ(r.output.find("LOG ERROR"), std::string::npos) << r.output;
 }
 
 /// What a full disk leaves: status.yaml failed, no temporary file, every
