@@ -166,6 +166,7 @@ void CsvWriter::open(const std::string& path,
   path_ = path;
   stop_ = false;
   error_ = 0;
+  reported_ = false;
   std::fseek(file_, 0, SEEK_END);
   good_size_ = std::ftell(file_);
   if (!append || !exists) {
@@ -195,9 +196,11 @@ void CsvWriter::commit() {
     std::fseek(file_, 0, SEEK_END);
 }
 
-void CsvWriter::check() const {
-  if (error_ != 0)
+void CsvWriter::check() {
+  if (error_ != 0 && !reported_) {
+    reported_ = true;  // once: the run is failing, the end need not repeat it
     throw_write_error(path_, error_);
+  }
 }
 
 void CsvWriter::write(const std::string& row) {

@@ -178,6 +178,10 @@ TEST(FullDisk, DuringCsvWritesStopsWithCompleteRows) {
                    " --set training.terminal_conditions.episode_limit=100000" +
                    " --set validation.partial_validation_interval=100000");
   expect_full_disk_error(r, "_statistics.csv]");
+  // Reported once, not again by the end of the failed run.
+  const size_t at = r.output.find("_statistics.csv]");
+  EXPECT_EQ(r.output.find("_statistics.csv]", at + 1), std::string::npos)
+      << r.output;
   const fs::path exp = d.path() / "out" / "exp";
   // Every row of every statistics file is whole: as many cells as the header.
   for (const char* f : {"training_statistics.csv", "validation_statistics.csv",

@@ -110,10 +110,11 @@ class CsvWriter {
   void format_and_write(const Rows& rows);
   void loop();
   void put(const char* data, size_t n);  ///< records the first error
-  void commit();       ///< fflush; on error, back to the last complete row
-  void check() const;  ///< throws the recorded error
+  void commit();  ///< fflush; on error, back to the last complete row
+  void check();   ///< throws the recorded error (once)
 
   std::atomic<int> error_{0};  ///< errno of the first failed write
+  bool reported_ = false;      ///< error_ was thrown
   long good_size_ = 0;         ///< bytes on disk up to the last complete row
 
   std::FILE* file_ = nullptr;
