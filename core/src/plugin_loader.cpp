@@ -68,8 +68,10 @@ std::string torch_major_minor(const std::string& v) {
   return v.substr(0, second);
 }
 
-/// Checks the manifest against this host; throws PluginAbiError naming both.
-void check_manifest(const std::string& path, const sdk::Manifest* m) {
+}  // namespace
+
+void PluginLoader::check_manifest(const std::string& path,
+                                  const sdk::Manifest* m) {
   const std::string who = "plugin [" + path + "]";
   MIP_CHECK(m != nullptr, PluginLoadError, who,
             ": its manifest entry point returned no manifest");
@@ -105,8 +107,6 @@ void check_manifest(const std::string& path, const sdk::Manifest* m) {
   }
 }
 
-}  // namespace
-
 std::vector<std::string> PluginLoader::search_path(
     const std::vector<std::string>& cli_paths,
     const std::vector<std::string>& config_paths) {
@@ -141,19 +141,24 @@ std::vector<std::string> PluginLoader::search_path(
 PluginLoader::PluginLoader(std::vector<std::string> folders)
     : folders_(std::move(folders)) {}
 
-std::shared_ptr<PluginLibrary> PluginLoader::open(const std::string& path) {
+std::vector<std::string> PluginLoader::exported_symbols(
+    const std::string& path) {
   const std::string who = "plugin [" + path + "]";
   std::error_code ec;
   MIP_CHECK(fs::exists(path, ec), PluginLoadError, who, ": file not found");
-  // Read the exported symbols without running any of the library's code.
-  std::vector<std::string> symbols;
   try {
     boost::dll::library_info info(boost::dll::fs::path(path), true);
-    symbols = info.symbols();
+    return info.symbols();
   } catch (const std::exception& e) {
     throw PluginLoadError(who + ": not a shared library (" + e.what() +
                           "); remove it from the plugin folder");
   }
+}
+
+std::shared_ptr<PluginLibrary> PluginLoader::open(const std::string& path) {
+  const std::string who = "plugin [" + path + "]";
+  // Read the exported symbols without running any of the library's code.
+  const std::vector<std::string> symbols = exported_symbols(path);
   const bool has_entry = std::find(symbols.begin(), symbols.end(),
                                    MIP_PLUGIN_ENTRY_NAME) != symbols.end();
   MIP_CHECK(has_entry, PluginLoadError, who,

@@ -76,6 +76,12 @@ class PluginLoader {
   /// Opens one library and checks its manifest; throws PluginLoadError (not
   /// found, not a library, dlopen error, no manifest) or PluginAbiError.
   static std::shared_ptr<PluginLibrary> open(const std::string& path);
+  /// The symbols `path` exports, read from the file without running any of
+  /// its code; throws PluginLoadError (not found, not a shared library).
+  static std::vector<std::string> exported_symbols(const std::string& path);
+  /// Checks a manifest against this host; throws PluginAbiError naming both
+  /// sides, PluginLoadError when there is none.
+  static void check_manifest(const std::string& path, const sdk::Manifest* m);
 
   /// Opens every *.so in the folders (once); failures are recorded.
   void discover();
