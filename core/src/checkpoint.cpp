@@ -91,6 +91,12 @@ void open_archive(torch::serialize::InputArchive& ar, const std::string& path) {
     throw DataError("checkpoint [" + path +
                     "] cannot be read (truncated or not a checkpoint): " +
                     e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    // TorchScript's parser reports damaged code records with its own
+    // exception (found by fuzz/corpus/checkpoint).
+    throw DataError(
+        "checkpoint [" + path +
+        "] cannot be read (damaged or not a checkpoint): " + e.what());
   }
 }
 

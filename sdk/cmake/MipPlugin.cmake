@@ -93,7 +93,11 @@ function(mip_add_plugin name)
     POSITION_INDEPENDENT_CODE ON
     LIBRARY_OUTPUT_DIRECTORY "${outdir}")
   # A plugin must resolve every symbol at link time, not fail at dlopen.
-  target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  # Except in the fuzz build (MIP_FUZZ, clang): there the sanitizer and
+  # libFuzzer runtimes live in the executable that loads the plugin.
+  if(NOT MIP_FUZZ)
+    target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  endif()
   # Every component must have matched a defaults file (checked by loading the
   # library; skipped when cross-compiling without an emulator).
   if(NOT CMAKE_CROSSCOMPILING OR CMAKE_CROSSCOMPILING_EMULATOR)
