@@ -181,6 +181,11 @@ CheckpointMeta load_checkpoint(const std::string& path,
   } catch (const c10::Error& e) {
     throw DataError("checkpoint [" + path + "] does not fit model [" +
                     meta.model_name + "]: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    // torch::jit's own errors, e.g. a record missing from a damaged
+    // optimizer state (found by fuzz/corpus/checkpoint).
+    throw DataError("checkpoint [" + path + "] does not fit model [" +
+                    meta.model_name + "]: " + e.what());
   }
   for (const auto& [name, shape] : shapes) {
     const auto now = model.named_parameters()[name].sizes().vec();

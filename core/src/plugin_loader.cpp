@@ -1,6 +1,7 @@
 #include <mip/core/plugin_loader.hpp>
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +13,9 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <mip/core/text.hpp>
@@ -66,6 +69,42 @@ std::string torch_major_minor(const std::string& v) {
     return v;
   const auto second = v.find('.', first + 1);
   return v.substr(0, second);
+}
+
+/// Why the section table of a 64-bit ELF file does not fit in the file, or
+/// "". Boost.DLL's library_info trusts those sizes and allocates what they
+/// claim (found by fuzz/corpus/manifest: 134 GB for a 5 KB file). Other
+/// files are left to library_info, which refuses them.
+std::string elf_sections_outside_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  Elf64_Ehdr eh{};
+  if (!in.read(reinterpret_cast<char*>(&eh), sizeof eh) ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64)
+    return "";
+  in.seekg(0, std::ios::end);
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  auto fits = [size](uint64_t offset, uint64_t bytes) {
+    return offset <= size && bytes <= size - offset;
+  };
+  if (eh.e_shnum == 0)
+    return "";
+  if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shstrndx >= eh.e_shnum ||
+      !fits(eh.e_shoff, uint64_t(eh.e_shnum) * sizeof(Elf64_Shdr)))
+    return "its section table does not fit in its " + std::to_string(size) +
+           " bytes";
+  in.seekg(static_cast<std::streamoff>(eh.e_shoff));
+  for (uint16_t i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh{};
+    if (!in.read(reinterpret_cast<char*>(&sh), sizeof sh))
+      return "its section table cannot be read";
+    if (sh.sh_type != SHT_NOBITS && !fits(sh.sh_offset, sh.sh_size))
+      return "section " + std::to_string(i) + " claims " +
+             std::to_string(sh.sh_size) + " bytes at offset " +
+             std::to_string(sh.sh_offset) + ", the file holds " +
+             std::to_string(size);
+  }
+  return "";
 }
 
 }  // namespace
@@ -146,6 +185,10 @@ std::vector<std::string> PluginLoader::exported_symbols(
   const std::string who = "plugin [" + path + "]";
   std::error_code ec;
   MIP_CHECK(fs::exists(path, ec), PluginLoadError, who, ": file not found");
+  const std::string damaged = elf_sections_outside_file(path);
+  MIP_CHECK(damaged.empty(), PluginLoadError, who,
+            ": not a shared library (damaged ELF file: ", damaged,
+            "); remove it from the plugin folder");
   try {
     boost::dll::library_info info(boost::dll::fs::path(path), true);
     return info.symbols();
