@@ -120,6 +120,11 @@ void PluginLoader::check_manifest(const std::string& path,
   MIP_CHECK(m->manifest_size == sizeof(sdk::Manifest), PluginAbiError, who,
             ": manifest size [", m->manifest_size, "], host [",
             sizeof(sdk::Manifest), "]; rebuild the plugin against this SDK");
+  // mip-plugins prints these strings (found by fuzz/corpus/manifest).
+  MIP_CHECK(m->sdk_version && m->torch_version && m->build_type, PluginAbiError,
+            who,
+            ": its manifest lacks its SDK version, LibTorch version or build "
+            "type; rebuild the plugin with mip_add_plugin()");
   MIP_CHECK(m->sdk_abi == MIP_SDK_ABI, PluginAbiError, who, ": SDK ABI [",
             m->sdk_abi, "] (SDK ", (m->sdk_version ? m->sdk_version : "?"),
             "), host SDK ABI [", MIP_SDK_ABI, "] (SDK ", MIP_SDK_VERSION,
