@@ -59,7 +59,8 @@ TEST(PluginRuns, HandshakeNamesTheValidationProblemWhenItDiffers) {
   const std::string cfg =
       d.write("mixed.yaml",
               "training:\n"
-              "  problem: {name: SerialRecallCommandLines, batch_size: 8}\n"
+              "  problem: {name: SerialRecallCommandLines, batch_size: 8,\n"
+              "            min_sequence_length: 1, max_sequence_length: 3}\n"
               "  optimizer: {name: Adam, lr: 0.01}\n"
               "  terminal_conditions: {episode_limit: 3}\n"
               "validation:\n"
