@@ -1,5 +1,6 @@
 // A section's stream of batches, and what an episode does with a batch.
 #include <mip/core/episode.hpp>
+#include <mip/core/handshake.hpp>
 #include <mip/core/run.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
@@ -12,6 +13,7 @@ void Section::make_stream(const Run& run, uint64_t stream_id) {
   stream = std::make_unique<BatchStream>(
       problem, registry.view(name + ".problem")->get<int64_t>("batch_size"),
       run.data_seed(), stream_id, SamplerSpec::from_config(registry, name));
+  batch_checked = false;  // a new stream, perhaps of a rebuilt problem
   batches = std::make_unique<BatchPrefetcher>(
       *stream, PrefetchSpec::from_config(registry, name));
 }
@@ -26,10 +28,11 @@ void Section::declare_statistics(const Run& run, bool with_epoch) {
   sdk::add_mean_std_aggregators(agg, "loss", "{:12.10f}");
   if (with_epoch)
     agg.add_aggregator("epoch", "{:02d}");
-  with_context("problem [" + run.problem_name() + "] statistics", [&] {
-    problem->add_statistics(col);
-    problem->add_aggregators(agg);
-  });
+  with_context("problem [" + run.section_problem_name(name) + "] statistics",
+               [&] {
+                 problem->add_statistics(col);
+                 problem->add_aggregators(agg);
+               });
   with_context("model [" + run.model_name() + "] statistics", [&] {
     run.model().add_statistics(col);
     run.model().add_aggregators(agg);
@@ -39,10 +42,21 @@ void Section::declare_statistics(const Run& run, bool with_epoch) {
 sdk::DataDict Section::batch(const Run& run, int64_t index) {
   sdk::DataDict b = with_context(
       [&] {
-        return "problem [" + run.problem_name() + "] " + name + " batch " +
-               std::to_string(index);
+        return "problem [" + run.section_problem_name(name) + "] " + name +
+               " batch " + std::to_string(index);
       },
       [&] { return batches->take(index); });
+  if (!batch_checked) {
+    // Blames a problem that makes what it did not declare, before the model
+    // fails on it.
+    const std::string who = run.section_problem_name(name);
+    check_batch(
+        "[" + who + "] (" + name + ", batch " + std::to_string(index) + ")",
+        with_context("problem [" + who + "] data definitions",
+                     [&] { return problem->data_definitions(); }),
+        b);
+    batch_checked = true;
+  }
   return run.device().is_cpu() ? b : b.to(run.device(), true);
 }
 
@@ -59,7 +73,9 @@ double Section::evaluate(const Run& run,
       [&] { return "model [" + run.model_name() + "] forward" + at(); },
       [&] { return model.forward(batch); });
   const torch::Tensor loss = with_context(
-      [&] { return "problem [" + run.problem_name() + "] loss" + at(); },
+      [&] {
+        return "problem [" + run.section_problem_name(name) + "] loss" + at();
+      },
       [&] { return problem->evaluate_loss(batch, predictions); });
   const double value = loss.item<double>();
   col.collect("loss", value);

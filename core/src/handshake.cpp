@@ -41,7 +41,42 @@ void compare(const std::string& consumer,
   }
 }
 
+/// "[8, 5] Float", as DataDefinition::to_string() writes a definition.
+std::string describe(const at::Tensor& t) {
+  if (!t.defined())
+    return "an undefined tensor";
+  sdk::DataDefinition d{t.sizes().vec(), t.scalar_type(), ""};
+  return d.to_string();
+}
+
 }  // namespace
+
+void check_batch(const std::string& problem,
+                 const sdk::DataDefinitions& declared,
+                 const sdk::DataDict& batch) {
+  std::string report;
+  for (const auto& [key, want] : declared) {
+    if (!batch.contains(key)) {
+      report += "\n  [" + key + "] is declared " + want.to_string() +
+                " but the batch lacks it";
+      continue;
+    }
+    const at::Tensor& t = batch.at(key);
+    if (!t.defined() ||
+        !definition_compatible(want, {t.sizes().vec(), t.scalar_type(), ""}))
+      report += "\n  [" + key + "] is declared " + want.to_string() +
+                ", the batch holds " + describe(t);
+  }
+  for (const auto& [key, t] : batch)
+    if (declared.count(key) == 0)
+      report += "\n  [" + key + "] " + describe(t) +
+                " is in the batch but not declared";
+  MIP_CHECK(report.empty(), DataError, "problem ", problem,
+            " made a batch that does not match its own data definitions "
+            "(the problem is at fault, not the model):",
+            report,
+            "\n  fix the problem's get_batch() or its data_definitions()");
+}
 
 void check_handshake(const std::string& problem_name,
                      const sdk::DataDefinitions& problem_data,

@@ -2,24 +2,27 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <vector>  // before boost/dll (BOOST_DLL_USE_STD_FS)
 
 #include <c10/util/Exception.h>
-#include <torch/version.h>
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <ios>
 #include <set>
 
 #include <mip/core/text.hpp>
-#include <mip/sdk/build_config.hpp>
+#include <mip/sdk/detail/torch_build.hpp>
 #include <mip/sdk/error.hpp>
 #include <mip/sdk/version.hpp>
 
@@ -63,12 +66,88 @@ std::string exe_dir() {
   return ec ? std::string() : exe.parent_path().string();
 }
 
-std::string torch_major_minor(const std::string& v) {
-  const auto first = v.find('.');
-  if (first == std::string::npos)
-    return v;
-  const auto second = v.find('.', first + 1);
-  return v.substr(0, second);
+/// `path` made absolute and canonical where it can be (links resolved),
+/// else as given: never throws (a link loop or an unreadable folder on the
+/// way leave it as it is, for the checks that name the problem).
+std::string canonical_or_same(const std::string& path) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(path, ec);
+  if (ec)
+    return path;
+  const fs::path canon = fs::weakly_canonical(abs, ec);
+  return ec ? abs.string() : canon.string();
+}
+
+/// What is wrong with a symbolic link that stat() could not follow
+/// (`err`), or "" when `path` is no link.
+std::string broken_link_reason(const std::string& path, int err) {
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) != 0 || !S_ISLNK(lst.st_mode))
+    return err == ELOOP ? "lies behind a symbolic link loop; fix or remove "
+                          "the link on its path"
+                        : "";
+  if (err == ELOOP)
+    return "is a symbolic link loop (it leads back to itself); fix or "
+           "remove the link";
+  std::error_code ec;
+  const fs::path target = fs::read_symlink(path, ec);
+  return "is a dangling symbolic link (to [" + target.string() +
+         "], which does not exist); remove the link or restore its target";
+}
+
+/// Why `path` cannot be read as a plugin library, or "" when it is a
+/// readable regular file (links followed).
+std::string unreadable_library_reason(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (const std::string link = broken_link_reason(path, err); !link.empty())
+      return link;
+    if (err == ENOENT || err == ENOTDIR)
+      return "file not found";
+    return std::string("cannot be read (") + std::strerror(err) + ")";
+  }
+  if (S_ISDIR(st.st_mode))
+    return "is a folder, not a library";
+  if (!S_ISREG(st.st_mode))
+    return "is not a regular file (a device, pipe or socket); remove it from "
+           "the plugin folder";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return std::string("cannot be read (") + std::strerror(errno) +
+           "); make it readable (chmod a+r) or remove it from the plugin "
+           "folder";
+  ::close(fd);
+  return "";
+}
+
+/// Why the plugin folder `folder` cannot be searched, or "" when it can be
+/// (or does not exist: missing folders are skipped).
+std::string unusable_folder_reason(const std::string& folder) {
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0) {
+    const int err = errno;
+    const std::string link = broken_link_reason(folder, err);
+    if (!link.empty() || err == ENOENT || err == ENOTDIR)
+      return link;
+    return std::string("cannot be searched (") + std::strerror(err) + ")";
+  }
+  if (!S_ISDIR(st.st_mode))
+    return "is not a folder (a plugin path names folders; to load one "
+           "library, use mip-plugins info <library.so>)";
+  return "";
+}
+
+/// "1.13.0" as numbers (missing parts are -1).
+std::vector<long> version_numbers(const std::string& v) {
+  std::vector<long> out;
+  for (const auto& part : split(v, '.')) {
+    char* end = nullptr;
+    const long n = std::strtol(part.c_str(), &end, 10);
+    out.push_back(end != part.c_str() ? n : -1);
+  }
+  out.resize(3, -1);
+  return out;
 }
 
 /// Why the section table of a 64-bit ELF file does not fit in the file, or
@@ -114,9 +193,13 @@ void PluginLoader::check_manifest(const std::string& path,
   const std::string who = "plugin [" + path + "]";
   MIP_CHECK(m != nullptr, PluginLoadError, who,
             ": its manifest entry point returned no manifest");
+  // Only the first two fields are read until both match: a manifest of
+  // another layout is refused, never misread.
   MIP_CHECK(m->manifest_abi == MIP_MANIFEST_ABI, PluginAbiError, who,
             ": manifest ABI [", m->manifest_abi, "], host manifest ABI [",
-            MIP_MANIFEST_ABI, "]; rebuild the plugin against this SDK");
+            MIP_MANIFEST_ABI, "] (the plugin was built by ",
+            m->manifest_abi < MIP_MANIFEST_ABI ? "an older" : "a newer",
+            " SDK); rebuild the plugin against this SDK");
   MIP_CHECK(m->manifest_size == sizeof(sdk::Manifest), PluginAbiError, who,
             ": manifest size [", m->manifest_size, "], host [",
             sizeof(sdk::Manifest), "]; rebuild the plugin against this SDK");
@@ -129,18 +212,27 @@ void PluginLoader::check_manifest(const std::string& path,
             m->sdk_abi, "] (SDK ", (m->sdk_version ? m->sdk_version : "?"),
             "), host SDK ABI [", MIP_SDK_ABI, "] (SDK ", MIP_SDK_VERSION,
             "); rebuild the plugin against this SDK");
+  // The exact release: LibTorch promises no C++ ABI between any two of
+  // them, and a plugin inlines LibTorch's headers (docs/sdk.md §7).
   const std::string torch = m->torch_version ? m->torch_version : "?";
-  MIP_CHECK(torch_major_minor(torch) == torch_major_minor(TORCH_VERSION),
-            PluginAbiError, who, ": LibTorch [", torch, "], host LibTorch [",
-            TORCH_VERSION, "]; build the plugin with the same LibTorch");
+  const auto got = version_numbers(torch);
+  const auto host = version_numbers(MIP_DETAIL_TORCH_VERSION);
+  MIP_CHECK(got == host, PluginAbiError, who, ": LibTorch [", torch,
+            "], host LibTorch [", MIP_DETAIL_TORCH_VERSION, "]",
+            got[0] == host[0] && got[1] == host[1]
+                ? " (only the patch release differs, but LibTorch keeps no "
+                  "C++ ABI between releases)"
+                : "",
+            "; build the plugin with the same LibTorch");
   MIP_CHECK(m->cxx11_abi == _GLIBCXX_USE_CXX11_ABI, PluginAbiError, who,
             ": _GLIBCXX_USE_CXX11_ABI [", m->cxx11_abi, "], host [",
             _GLIBCXX_USE_CXX11_ABI,
             "]; build the plugin with the host's C++ ABI (use mip_add_plugin)");
-  MIP_CHECK(m->cuda == MIP_TORCH_CUDA, PluginAbiError, who, ": CUDA [",
+  MIP_CHECK(m->cuda == MIP_DETAIL_TORCH_CUDA, PluginAbiError, who, ": CUDA [",
             m->cuda ? "on" : "off", "], host CUDA [",
-            MIP_TORCH_CUDA ? "on" : "off",
-            "]; build the plugin against the host's LibTorch");
+            MIP_DETAIL_TORCH_CUDA ? "on" : "off",
+            "] (from the LibTorch headers each was compiled with); build the "
+            "plugin against the host's LibTorch");
   for (uint32_t i = 0; i < m->num_components; ++i) {
     const auto& c = m->components[i];
     MIP_CHECK(c.name && c.create && c.destroy &&
@@ -173,9 +265,7 @@ std::vector<std::string> PluginLoader::search_path(
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const auto& p : all) {
-    std::error_code ec;
-    const fs::path canon = fs::weakly_canonical(fs::absolute(p), ec);
-    const std::string key = ec ? p : canon.string();
+    const std::string key = canonical_or_same(p);
     if (seen.insert(key).second)
       out.push_back(key);
   }
@@ -188,8 +278,8 @@ PluginLoader::PluginLoader(std::vector<std::string> folders)
 std::vector<std::string> PluginLoader::exported_symbols(
     const std::string& path) {
   const std::string who = "plugin [" + path + "]";
-  std::error_code ec;
-  MIP_CHECK(fs::exists(path, ec), PluginLoadError, who, ": file not found");
+  const std::string unreadable = unreadable_library_reason(path);
+  MIP_CHECK(unreadable.empty(), PluginLoadError, who, ": ", unreadable);
   const std::string damaged = elf_sections_outside_file(path);
   MIP_CHECK(damaged.empty(), PluginLoadError, who,
             ": not a shared library (damaged ELF file: ", damaged,
@@ -197,6 +287,13 @@ std::vector<std::string> PluginLoader::exported_symbols(
   try {
     boost::dll::library_info info(boost::dll::fs::path(path), true);
     return info.symbols();
+  } catch (const std::ios_base::failure&) {
+    // Boost reads the ELF headers with stream exceptions on: their text
+    // ("basic_ios::clear: iostream error") says nothing to a user.
+    throw PluginLoadError(who +
+                          ": not a shared library (it ends before its ELF "
+                          "headers do: truncated or damaged); rebuild it or "
+                          "remove it from the plugin folder");
   } catch (const std::exception& e) {
     throw PluginLoadError(who + ": not a shared library (" + e.what() +
                           "); remove it from the plugin folder");
@@ -291,15 +388,23 @@ void PluginLoader::index(const std::shared_ptr<PluginLibrary>& lib,
   }
 }
 
-void PluginLoader::add_library(const std::string& path) {
-  const std::string canon = fs::weakly_canonical(fs::absolute(path)).string();
+void PluginLoader::load(const std::string& path, size_t rank) {
+  // A broken link is named as the user wrote it, not by its resolved target.
+  const std::string unreadable = unreadable_library_reason(path);
+  MIP_CHECK(unreadable.empty(), PluginLoadError, "plugin [", path,
+            "]: ", unreadable);
+  const std::string canon = canonical_or_same(path);
   if (std::find(loaded_paths_.begin(), loaded_paths_.end(), canon) !=
       loaded_paths_.end())
     return;
   loaded_paths_.push_back(canon);
   const std::string why = allow_insecure_ ? "" : insecure_reason(canon);
   MIP_CHECK(why.empty(), PluginLoadError, why);
-  index(open(canon), folders_.size());
+  index(open(canon), rank);
+}
+
+void PluginLoader::add_library(const std::string& path) {
+  load(path, folders_.size());
 }
 
 std::string PluginLoader::insecure_reason(const std::string& path) {
@@ -323,37 +428,38 @@ void PluginLoader::discover() {
     return;
   discovered_ = true;
   for (size_t rank = 0; rank < folders_.size(); ++rank) {
+    const std::string& folder = folders_[rank];
+    std::string why = unusable_folder_reason(folder);
     std::error_code ec;
-    if (!fs::is_directory(folders_[rank], ec))
+    if (why.empty() && !fs::is_directory(folder, ec))
+      continue;  // missing: skipped (the default folders often are)
+    if (why.empty() && !allow_insecure_)
+      why = insecure_reason(folder);
+    else if (!why.empty())
+      why = "plugin folder [" + folder + "] " + why;
+    if (!why.empty()) {
+      failures_.push_back({folder, why});
       continue;
-    if (!allow_insecure_) {
-      const std::string why = insecure_reason(folders_[rank]);
-      if (!why.empty()) {
-        failures_.push_back({folders_[rank], why});
-        continue;
-      }
     }
+    // Every name ending in .so, whatever it is: a link that leads nowhere or
+    // a file that cannot be read is reported, not skipped in silence.
     std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(folders_[rank], ec)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file(ec) && name.size() > 3 &&
-          name.compare(name.size() - 3, 3, ".so") == 0)
-        files.push_back(entry.path().string());
+    fs::directory_iterator it(folder, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.size() > 3 && name.compare(name.size() - 3, 3, ".so") == 0)
+        files.push_back(it->path().string());
     }
+    if (ec)
+      failures_.push_back({folder, "plugin folder [" + folder +
+                                       "] cannot be read (" + ec.message() +
+                                       "); its libraries are not loaded"});
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
-      const std::string canon = fs::weakly_canonical(f).string();
-      if (std::find(loaded_paths_.begin(), loaded_paths_.end(), canon) !=
-          loaded_paths_.end())
-        continue;
-      loaded_paths_.push_back(canon);
       try {
-        const std::string why = allow_insecure_ ? "" : insecure_reason(canon);
-        if (!why.empty())
-          throw PluginLoadError(why);
-        index(open(canon), rank);
+        load(f, rank);
       } catch (const Error& e) {
-        failures_.push_back({canon, e.what()});
+        failures_.push_back({f, e.what()});
       }
     }
   }
@@ -399,8 +505,10 @@ const Component& PluginLoader::find(sdk::ComponentKind kind,
   msg += "\n  known " + std::string(to_string(kind)) +
          "s:" + (known.empty() ? " (none)" : known);
   msg += "\n  plugin folders searched:";
-  for (const auto& f : folders_)
-    msg += "\n    " + f + (fs::is_directory(f) ? "" : " (missing)");
+  for (const auto& f : folders_) {
+    std::error_code ec;
+    msg += "\n    " + f + (fs::is_directory(f, ec) ? "" : " (missing)");
+  }
   for (const auto& f : failures_)
     msg += "\n  could not load " + f.path + ":\n    " + f.reason;
   msg +=

@@ -161,9 +161,12 @@ int run_plugins_tool(int argc, char** argv) {
   loader.allow_insecure(t.allow_insecure);
   try {
     const auto& args = t.args;
-    if (args[0] == "info" && args[1].size() > 3 &&
-        args[1].compare(args[1].size() - 3, 3, ".so") == 0) {
-      loader.add_library(args[1]);
+    // A library is named by a path: it ends in .so or holds a '/'.
+    const std::string& what = args.size() > 1 ? args[1] : args[0];
+    if (args[0] == "info" &&
+        (what.find('/') != std::string::npos ||
+         (what.size() > 3 && what.compare(what.size() - 3, 3, ".so") == 0))) {
+      loader.add_library(what);
       for (const auto& c : loader.components()) {
         print_component(c);
         std::cout << "\n";
@@ -176,6 +179,11 @@ int run_plugins_tool(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << "mip-plugins: " << e.what() << "\n";
     return kExitPlugin;
+  } catch (const std::exception& e) {
+    // Not expected (the loader reports what it meets as mip errors); an exit
+    // code is still better than an abort.
+    std::cerr << "mip-plugins: unexpected error: " << e.what() << "\n";
+    return kExitFailed;
   }
 }
 

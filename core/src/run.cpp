@@ -107,8 +107,7 @@ const Component& Run::problem_component(const std::string& section) {
       section + ".problem", c.defaults_yaml,
       "defaults of " + c.name + " (" + c.library->path + ")");
   log_plugin_warnings();
-  log_.debug("Problem " + c.name + " (" + section + ") from " +
-             c.library->path);
+  log_.info("Problem " + c.name + " (" + section + ") from " + c.library->path);
   return c;
 }
 
@@ -124,6 +123,7 @@ const Component& Run::model_component() {
   registry_.add_defaults(
       "model", c.defaults_yaml,
       "defaults of " + c.name + " (" + c.library->path + ")");
+  log_plugin_warnings();
   log_.info("Model " + c.name + " from " + c.library->path);
   return c;
 }
@@ -134,6 +134,11 @@ void Run::log_plugin_warnings() {
   warned_plugins_ = true;
   for (const auto& w : loader_->warnings())
     log_.warn("plugins: " + w);
+  // A refused library may have been the one meant: a component of the same
+  // name from a later folder would then run in its place.
+  for (const auto& f : loader_->failures())
+    log_.warn("plugins: not loaded, its components are not available: " +
+              f.reason);
 }
 
 void Run::check_unknown_keys(bool model_known) {
@@ -170,6 +175,10 @@ std::shared_ptr<sdk::Problem> Run::build_problem(const Component& c,
   return loader_->create_problem(c, ctx);
 }
 
+std::string Run::section_problem_name(const std::string& section) const {
+  return registry_.view(section + ".problem")->get<std::string>("name");
+}
+
 void Run::add_problem_values(const sdk::Problem& problem) {
   const auto values = with_context("problem [" + problem_name_ + "]",
                                    [&] { return problem.default_values(); });
@@ -186,8 +195,10 @@ void Run::build_model(const Component& c) {
 
 void Run::check_problem_fits_model(const sdk::Problem& problem,
                                    const std::string& section) {
+  // This section's own problem: validation may use another than training.
+  const std::string name = section_problem_name(section);
   sdk::DataDefinitions data, needs, inputs, outputs;
-  with_context("problem [" + problem_name_ + "] data definitions", [&] {
+  with_context("problem [" + name + "] data definitions", [&] {
     data = problem.data_definitions();
     needs = problem.prediction_definitions();
   });
@@ -195,8 +206,8 @@ void Run::check_problem_fits_model(const sdk::Problem& problem,
     inputs = model_->input_definitions();
     outputs = model_->output_definitions();
   });
-  check_handshake(problem_name_ + " (" + section + ")", data, needs,
-                  model_name_, inputs, outputs);
+  check_handshake(name + " (" + section + ")", data, needs, model_name_, inputs,
+                  outputs);
 }
 
 void Run::seed(const std::string& section) {

@@ -4,10 +4,12 @@
 //
 //   mip_plugin_check <target> <library.so> <defaults.yml>...
 //
-// It loads the library, reads its manifest and fails when a component matched
-// none of the library's defaults files (the manifest then holds a null
-// `defaults_yaml`, see mip/sdk/detail/register.hpp). A failing library is
-// removed, so that the next build links and checks it again.
+// It loads the library, reads its manifest and fails when the library
+// registers no component (no MIP_REGISTER_* line: then it exports no entry
+// point at all), or when a component matched none of the library's defaults
+// files (the manifest then holds a null `defaults_yaml`, see
+// mip/sdk/detail/register.hpp). A failing library is removed, so that the
+// next build links and checks it again.
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -40,6 +42,16 @@ std::string lower(std::string s) {
   ::_exit(code);
 }
 
+/// Removes the library (so that the next build links and checks it again)
+/// and fails the build.
+[[noreturn]] void fail_build(const std::string& target,
+                             const std::string& library) {
+  if (::unlink(library.c_str()) == 0)
+    std::fprintf(stderr, "mip_add_plugin(%s): removed [%s]\n", target.c_str(),
+                 library.c_str());
+  finish(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,16 +79,23 @@ int main(int argc, char** argv) {
   using Entry = const mip::sdk::Manifest*();
   auto* entry =
       reinterpret_cast<Entry*>(::dlsym(handle, MIP_PLUGIN_ENTRY_NAME));
-  if (!entry) {
-    std::fprintf(stderr,
-                 "warning: mip_add_plugin(%s): [%s] registers no component "
-                 "(no MIP_REGISTER_PROBLEM or MIP_REGISTER_MODEL line)\n",
-                 target.c_str(), library.c_str());
-    finish(0);
-  }
-  const mip::sdk::Manifest* m = entry();
-  if (!m || m->manifest_abi != MIP_MANIFEST_ABI)
+  const mip::sdk::Manifest* m = entry ? entry() : nullptr;
+  if (m && m->manifest_abi != MIP_MANIFEST_ABI)
     finish(0);  // not this SDK's manifest: the host's checks report it
+  if (!m || m->num_components == 0) {
+    // Without a registration the entry point is not even emitted: every
+    // worker would refuse the library, so it must not leave the build.
+    std::fprintf(
+        stderr,
+        "error: mip_add_plugin(%s): [%s] registers no component: no "
+        "MIP_REGISTER_PROBLEM or MIP_REGISTER_MODEL line was compiled into "
+        "it, so no worker could use it. Add one per component at the end of "
+        "its .cpp, e.g. MIP_REGISTER_MODEL(MyModel, \"MyModel\", \"one-line "
+        "description\") (#include <mip/sdk/register.hpp>), and check that "
+        "the file holding it is in SOURCES.\n",
+        target.c_str(), library.c_str());
+    fail_build(target, library);
+  }
 
   int unmatched = 0;
   for (uint32_t i = 0; i < m->num_components; ++i) {
@@ -99,8 +118,5 @@ int main(int argc, char** argv) {
   }
   if (unmatched == 0)
     finish(0);
-  if (::unlink(library.c_str()) == 0)
-    std::fprintf(stderr, "mip_add_plugin(%s): removed [%s]\n", target.c_str(),
-                 library.c_str());
-  finish(1);
+  fail_build(target, library);
 }

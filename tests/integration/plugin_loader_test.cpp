@@ -8,8 +8,11 @@
 #include <mip/core/logging.hpp>
 #include <mip/core/plugin_loader.hpp>
 #include <mip/core/registry.hpp>
+#include <mip/sdk/detail/torch_build.hpp>
+#include <mip/sdk/manifest.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
+#include <mip/sdk/version.hpp>
 
 #include "common/test_util.hpp"
 
@@ -115,6 +118,84 @@ TEST(PluginLoader, OtherLibTorchIsRefusedNamingBothVersions) {
               std::string::npos)
         << err;
   }
+}
+
+TEST(PluginLoader, OtherPatchReleaseOfLibTorchIsRefused) {
+  // Built by mip_add_plugin from the good fixture, recording the host's
+  // major.minor with another patch release.
+  const std::string err =
+      error_of([] { PluginLoader::open(MIP_FIXTURE_TORCH_PATCH); });
+  EXPECT_HAS(err, std::string("], host LibTorch [") + TORCH_VERSION +
+                      "] (only the patch release differs");
+  EXPECT_HAS(err, "build the plugin with the same LibTorch");
+  EXPECT_HAS(err, MIP_FIXTURE_TORCH_PATCH);
+}
+
+TEST(PluginLoader, OtherCudaFlavourIsRefused) {
+  try {
+    PluginLoader::open(MIP_FIXTURE_TORCH_CUDA);
+    FAIL() << "loaded";
+  } catch (const PluginAbiError& e) {
+    const std::string err = e.what();
+    const std::string host = MIP_DETAIL_TORCH_CUDA ? "on" : "off";
+    const std::string plugin = MIP_DETAIL_TORCH_CUDA ? "off" : "on";
+    EXPECT_HAS(err, "CUDA [" + plugin + "], host CUDA [" + host + "]");
+  }
+}
+
+TEST(PluginLoader, ManifestOfAnotherLayoutIsRefusedNotMisread) {
+  std::string err =
+      error_of([] { PluginLoader::open(MIP_FIXTURE_WRONG_MANIFEST_ABI); });
+  EXPECT_HAS(err, "manifest ABI [" + std::to_string(MIP_MANIFEST_ABI + 1) +
+                      "], host manifest ABI [" +
+                      std::to_string(MIP_MANIFEST_ABI) +
+                      "] (the plugin was built by a newer SDK)");
+  err = error_of([] { PluginLoader::open(MIP_FIXTURE_WRONG_MANIFEST_SIZE); });
+  EXPECT_HAS(err, "manifest size [" +
+                      std::to_string(sizeof(sdk::Manifest) - 8) + "], host [" +
+                      std::to_string(sizeof(sdk::Manifest)) + "]");
+}
+
+TEST(PluginLoader, LinkLoopsDanglingLinksAndTruncatedFilesAreNamed) {
+  test::TempDir d;
+  const fs::path loop = d.path() / "libloop.so";
+  fs::create_symlink(loop, loop);
+  const fs::path gone = d.path() / "libgone.so";
+  fs::create_symlink(d.path() / "nowhere.so", gone);
+  // The first 200 bytes of a real library: its ELF headers end too soon.
+  const std::string good = test::read(MIP_FIXTURE_GOOD);
+  const std::string cut = d.write("libcut.so", good.substr(0, 200));
+
+  std::string err = error_of([&] { PluginLoader::open(loop.string()); });
+  EXPECT_HAS(err, "[" + loop.string() + "]: is a symbolic link loop");
+  err = error_of([&] { PluginLoader::open(gone.string()); });
+  EXPECT_HAS(err, "[" + gone.string() + "]: is a dangling symbolic link (to [" +
+                      (d.path() / "nowhere.so").string() +
+                      "], which does not exist)");
+  err = error_of([&] { PluginLoader::open(cut); });
+  EXPECT_HAS(err, "[" + cut + "]: not a shared library (it ends before");
+  EXPECT_EQ(err.find("basic_ios"), std::string::npos) << err;
+
+  // add_library() (mip-plugins info <lib.so>) canonicalises first.
+  PluginLoader one({});
+  err = error_of([&] { one.add_library(loop.string()); });
+  EXPECT_HAS(err, "is a symbolic link loop");
+
+  // Discovery reports each of them, and a folder that is a loop, and goes on.
+  fs::copy_file(MIP_FIXTURE_GOOD, d.path() / "libgood.so");
+  const fs::path folder_loop = d.path() / "plugins-loop";
+  fs::create_symlink(folder_loop, folder_loop);
+  PluginLoader loader({folder_loop.string(), d.str()});
+  EXPECT_NO_THROW(loader.find(sdk::ComponentKind::kProblem, "FixtureProblem"));
+  std::string failures;
+  for (const auto& f : loader.failures())
+    failures += f.reason + "\n";
+  EXPECT_EQ(loader.failures().size(), 4u) << failures;
+  EXPECT_HAS(failures, "plugin folder [" + folder_loop.string() +
+                           "] is a symbolic link loop");
+  EXPECT_HAS(failures, "libloop.so]: is a symbolic link loop");
+  EXPECT_HAS(failures, "libgone.so]: is a dangling symbolic link");
+  EXPECT_HAS(failures, "libcut.so]: not a shared library");
 }
 
 TEST(PluginLoader, WorldWritableFoldersAndLibrariesAreRefusedUnlessAllowed) {

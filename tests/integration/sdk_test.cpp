@@ -73,17 +73,25 @@ TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
   EXPECT_NE(r.output.find("bits: 9"), std::string::npos) << r.output;
 }
 
-TEST(Sdk, AComponentMatchingNoneOfSeveralDefaultsFilesFailsTheBuild) {
-  TempDir d;
+/// Installs the project under `d`/prefix and configures the fixture plugin
+/// project tests/plugins/unmatched_defaults against it in `d`/build.
+void configure_fixture_project(const TempDir& d) {
   const fs::path prefix = d.path() / "prefix";
   RunResult r =
       run("cmake --install " + kBuild + " --prefix " + prefix.string());
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path build = d.path() / "build";
   r = run("cmake -S " + kSource + "/tests/plugins/unmatched_defaults -B " +
-          build.string() +
+          (d.path() / "build").string() +
           " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + prefix.string());
   ASSERT_EQ(r.code, 0) << r.output;
+}
+
+TEST(Sdk, AComponentMatchingNoneOfSeveralDefaultsFilesFailsTheBuild) {
+  TempDir d;
+  const fs::path prefix = d.path() / "prefix";
+  const fs::path build = d.path() / "build";
+  ASSERT_NO_FATAL_FAILURE(configure_fixture_project(d));
+  RunResult r;
 
   // Alpha and Beta each match a file (any case): the plugin builds, and each
   // component shows its own defaults.
@@ -124,6 +132,26 @@ TEST(Sdk, AComponentMatchingNoneOfSeveralDefaultsFilesFailsTheBuild) {
   EXPECT_NE(r.output.find("the problem [Gamma] matches none"),
             std::string::npos)
       << r.output;
+}
+
+TEST(Sdk, APluginThatRegistersNoComponentFailsTheBuild) {
+  // Forgetting every MIP_REGISTER_* line must fail where the plugin is
+  // built, not where it is deployed.
+  TempDir d;
+  ASSERT_NO_FATAL_FAILURE(configure_fixture_project(d));
+  const fs::path build = d.path() / "build";
+  RunResult r =
+      run("cmake --build " + build.string() + " --target fixture_unregistered");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_HAS(
+      r.output,
+      "error: mip_add_plugin(fixture_unregistered): [" +
+          (build / "lib/mip/plugins/libfixture_unregistered.so").string() +
+          "] registers no component: no MIP_REGISTER_PROBLEM or "
+          "MIP_REGISTER_MODEL line was compiled into it");
+  EXPECT_HAS(r.output, "MIP_REGISTER_MODEL(MyModel, \"MyModel\"");
+  EXPECT_FALSE(
+      fs::exists(build / "lib/mip/plugins/libfixture_unregistered.so"));
 }
 
 TEST(Sdk, DebianPackageNamesItsDependenciesAndRunsFromItsFiles) {

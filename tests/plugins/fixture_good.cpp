@@ -15,7 +15,8 @@ class FixtureProblem final : public mip::sdk::Problem {
   explicit FixtureProblem(mip::sdk::Context& ctx)
       : width_(ctx.params().get<int64_t>("width")),
         size_(ctx.params().get<int64_t>("size")),
-        fail_at_(ctx.params().get<int64_t>("fail_at_sample")) {
+        fail_at_(ctx.params().get<int64_t>("fail_at_sample")),
+        bad_batch_(ctx.params().get<std::string>("bad_batch")) {
     ctx.logger().debug("FixtureProblem built");
   }
   mip::sdk::DataDefinitions data_definitions() const override {
@@ -35,8 +36,13 @@ class FixtureProblem final : public mip::sdk::Problem {
       MIP_CHECK(i != fail_at_, mip::DataError, "fixture: sample ", i,
                 " is unreadable");
     mip::sdk::DataDict d;
-    d["inputs"] = torch::rand({int64_t(idx.size()), width_}, gen);
+    const int64_t wide = width_ + (bad_batch_ == "wrong_shape" ? 1 : 0);
+    d["inputs"] = torch::rand({int64_t(idx.size()), wide}, gen);
     d["targets"] = d["inputs"].sum(1, true);
+    if (bad_batch_ == "wrong_dtype")
+      d["targets"] = d["targets"].to(torch::kFloat64);
+    if (bad_batch_ == "extra")
+      d["weights"] = torch::ones({int64_t(idx.size())});
     return d;
   }
   at::Tensor evaluate_loss(const mip::sdk::DataDict& b,
@@ -46,6 +52,7 @@ class FixtureProblem final : public mip::sdk::Problem {
 
  private:
   int64_t width_, size_, fail_at_;
+  std::string bad_batch_;
 };
 
 class FixtureModel final : public mip::sdk::Model {

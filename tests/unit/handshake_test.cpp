@@ -1,4 +1,7 @@
-// The handshake: a problem's data definitions against a model's.
+// The handshake: a problem's data definitions against a model's, and a
+// problem's first batch against its own definitions.
+#include <ATen/ops/zeros.h>
+
 #include <mip/core/handshake.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -46,6 +49,42 @@ TEST(Handshake, MismatchPrintsBothDefinitions) {
         std::string::npos)
         << msg;
   }
+}
+
+TEST(Handshake, BatchMustMatchItsProblemsOwnDefinitions) {
+  const sdk::DataDefinitions declared = {
+      {"x", def({-1, 3})}, {"y", def({-1}, c10::ScalarType::Long)}};
+  sdk::DataDict good;
+  good["x"] = at::zeros({5, 3});
+  good["y"] = at::zeros({5}, at::kLong);
+  EXPECT_NO_THROW(check_batch("[P] (training, batch 0)", declared, good));
+
+  sdk::DataDict bad;
+  bad["x"] = at::zeros({5, 4});         // wrong size where one is declared
+  bad["z"] = at::zeros({5}, at::kInt);  // not declared; y is missing
+  try {
+    check_batch("[P] (training, batch 0)", declared, bad);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_HAS(msg,
+               "problem [P] (training, batch 0) made a batch that does "
+               "not match its own data definitions");
+    EXPECT_HAS(msg,
+               "[x] is declared [-1, 3] Float, the batch holds [5, 4] "
+               "Float");
+    EXPECT_HAS(msg, "[y] is declared [-1] Long but the batch lacks it");
+    EXPECT_HAS(msg, "[z] [5] Int is in the batch but not declared");
+  }
+  sdk::DataDict other;
+  other["x"] = at::zeros({5, 3}, at::kDouble);
+  other["y"] = at::Tensor();  // created by operator[] and never set
+  const std::string msg = test::error_of(
+      [&] { check_batch("[P] (testing, batch 0)", declared, other); });
+  EXPECT_HAS(msg, "the batch holds [5, 3] Double");
+  EXPECT_HAS(msg,
+             "[y] is declared [-1] Long, the batch holds an undefined "
+             "tensor");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Problems registered next to the defaults files alpha.yml and Beta.yml;
-// with FIXTURE_GAMMA, also Gamma, which has no defaults file of its own.
+// with FIXTURE_GAMMA, also Gamma, which has no defaults file of its own;
+// with FIXTURE_UNREGISTERED, none at all (the registration lines forgotten).
 #include <mip/sdk/problem.hpp>
 #include <mip/sdk/register.hpp>
 
@@ -23,8 +24,10 @@ class FixtureProblem : public mip::sdk::Problem {
 };
 }  // namespace
 
+#ifndef FIXTURE_UNREGISTERED
 MIP_REGISTER_PROBLEM(FixtureProblem, "Alpha", "fixture: gets alpha.yml")
 MIP_REGISTER_PROBLEM(FixtureProblem, "Beta", "fixture: gets Beta.yml")
+#endif
 #ifdef FIXTURE_GAMMA
 MIP_REGISTER_PROBLEM(FixtureProblem, "Gamma", "fixture: matches no file")
 #endif

@@ -23,6 +23,9 @@ struct Section {
   std::unique_ptr<BatchPrefetcher> batches;  ///< after its stream
   StatisticsCollector col;
   StatisticsAggregator agg;
+  /// The first batch of the stream met the problem's data definitions (only
+  /// that one is checked: later batches cost nothing more).
+  bool batch_checked = false;
 
   /// (Re)builds the stream of batches from `<name>.problem.batch_size`, the
   /// sampler and dataloader keys; `stream_id` keeps sections' data apart.
@@ -30,6 +33,7 @@ struct Section {
   /// Declares the worker's, the problem's and the model's statistics.
   void declare_statistics(const Run& run, bool with_epoch);
   /// Batch `index`, on the run's device; errors name the problem and batch.
+  /// The stream's first batch is checked against the problem's definitions.
   sdk::DataDict batch(const Run& run, int64_t index);
   /// Forward, loss and statistics of one batch; returns the loss value (and
   /// the loss tensor in `loss_out` for a backward pass).

@@ -21,4 +21,11 @@ void check_handshake(const std::string& problem_name,
                      const sdk::DataDefinitions& model_inputs,
                      const sdk::DataDefinitions& model_outputs);
 
+/// Checks a batch against the data definitions of the problem that made it:
+/// the same keys, dtypes, ranks, and sizes where declared (-1: any); throws
+/// mip::DataError naming `problem` and every key that differs.
+void check_batch(const std::string& problem,
+                 const sdk::DataDefinitions& declared,
+                 const sdk::DataDict& batch);
+
 }  // namespace mip

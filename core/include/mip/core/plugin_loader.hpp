@@ -108,6 +108,8 @@ class PluginLoader {
 
  private:
   void index(const std::shared_ptr<PluginLibrary>& lib, size_t folder_rank);
+  /// Checks and opens `path` (once) and indexes it; throws why it cannot.
+  void load(const std::string& path, size_t folder_rank);
 
   std::vector<std::string> folders_;
   std::vector<Component> components_;

@@ -95,7 +95,10 @@ class Run {
   sdk::Model& model() const { return *model_; }
   const c10::Device& device() const { return device_; }
   uint64_t data_seed() const { return seed_data_; }
+  /// The name of the training problem (it names the run).
   const std::string& problem_name() const { return problem_name_; }
+  /// The configured name of `section`'s problem.
+  std::string section_problem_name(const std::string& section) const;
   const std::string& model_name() const { return model_name_; }
 
  private:

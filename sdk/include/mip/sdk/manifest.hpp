@@ -33,7 +33,7 @@ struct Manifest {
   const char* sdk_version;    ///< MIP_SDK_VERSION
   const char* torch_version;  ///< TORCH_VERSION of the headers built with
   int32_t cxx11_abi;          ///< _GLIBCXX_USE_CXX11_ABI
-  int32_t cuda;               ///< 1 when built against a CUDA LibTorch
+  int32_t cuda;               ///< 1 when those headers are a CUDA LibTorch's
   const char* build_type;     ///< "release" or "debug" (informational)
   const ComponentInfo* components;
   uint32_t num_components;

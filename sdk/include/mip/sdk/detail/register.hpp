@@ -14,8 +14,6 @@
 // reports; with no defaults file at all (a library not built with
 // mip_add_plugin()) every component gets "".
 
-#include <torch/version.h>
-
 #include <cctype>
 #include <deque>
 #include <initializer_list>
@@ -24,8 +22,8 @@
 #include <type_traits>
 #include <vector>
 
-#include <mip/sdk/build_config.hpp>
 #include <mip/sdk/context.hpp>
+#include <mip/sdk/detail/torch_build.hpp>
 #include <mip/sdk/manifest.hpp>
 #include <mip/sdk/version.hpp>
 
@@ -89,9 +87,10 @@ MIP_DETAIL_HIDDEN inline const Manifest* build_manifest() {
     r.manifest.manifest_size = sizeof(Manifest);
     r.manifest.sdk_abi = MIP_SDK_ABI;
     r.manifest.sdk_version = MIP_SDK_VERSION;
-    r.manifest.torch_version = TORCH_VERSION;
+    // What this plugin's own LibTorch headers say (detail/torch_build.hpp).
+    r.manifest.torch_version = MIP_DETAIL_TORCH_VERSION;
     r.manifest.cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
-    r.manifest.cuda = MIP_TORCH_CUDA;
+    r.manifest.cuda = MIP_DETAIL_TORCH_CUDA;
 #ifdef NDEBUG
     r.manifest.build_type = "release";
 #else
