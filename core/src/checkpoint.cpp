@@ -3,9 +3,15 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #include <mip/core/files.hpp>
+#include <mip/core/folder.hpp>
 #include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -13,12 +19,41 @@ namespace mip {
 
 namespace {
 const char* const kLegacyRngKey = "rng.torch_cpu";
-}  // namespace
 
-namespace {
-
-constexpr int64_t kFormatVersion = 1;
+// Format 2 adds the checksummed header and the run's identity records.
+constexpr int64_t kFormatVersion = 2;
 constexpr const char* kMagic = "mi-prometheus-cpp checkpoint";
+
+// The file header of format 2: magic, payload length (u64, little endian),
+// CRC-32 of the payload (u32), reserved (u32). The payload is LibTorch's zip
+// archive. A header (not a record inside the archive) lets the checksum be
+// verified before LibTorch parses a byte, and covers every record.
+constexpr char kFileMagic[8] = {'M', 'I', 'P', 'C', 'K', 'P', 'T', '\n'};
+constexpr size_t kHeaderSize = 24;
+
+void put_le(char* at, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    at[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t get_le(const char* at, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(at[i]);
+  return v;
+}
+
+/// MIP_FAULT_KILL_IN_CHECKPOINT=N (kill-and-resume tests): SIGKILL in the
+/// middle of this process's N-th checkpoint write (counted from 1), after
+/// half of its bytes are in the temporary file.
+bool kill_in_this_write() {
+  static const int64_t at = [] {
+    const char* v = std::getenv("MIP_FAULT_KILL_IN_CHECKPOINT");
+    return v ? std::atoll(v) : int64_t{0};
+  }();
+  static int64_t writes = 0;
+  return at > 0 && ++writes == at;
+}
 
 void write_map(torch::serialize::OutputArchive& ar,
                const std::string& prefix,
@@ -79,14 +114,56 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& ar,
   m.best_episode = read_value(ar, "meta.best_episode").toInt();
   m.training_stats = read_map(ar, "training_stats");
   m.validation_stats = read_map(ar, "validation_stats");
+  m.format_version = version;
+  c10::IValue v;
+  if (ar.try_read("mip.run_id", v))
+    m.run_id = v.toStringRef();
+  if (ar.try_read("mip.config_digest", v))
+    m.config_digest = v.toStringRef();
+  if (ar.try_read("mip.worker", v))
+    m.worker = v.toStringRef();
   return m;
 }
 
+/// Reads `path`, verifies its header (length, checksum) and opens the
+/// archive it holds; files of 0.1.0 (a bare zip archive) open unverified.
 void open_archive(torch::serialize::InputArchive& ar, const std::string& path) {
   MIP_CHECK(::access(path.c_str(), R_OK) == 0, DataError, "checkpoint [", path,
             "] does not exist or cannot be read");
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in),
+                 std::istreambuf_iterator<char>());
+    MIP_CHECK(!in.bad(), DataError, "checkpoint [", path,
+              "] cannot be read: ", std::strerror(errno));
+  }
+  const char* payload = bytes.data();
+  size_t size = bytes.size();
+  if (size >= sizeof kFileMagic &&
+      std::memcmp(payload, kFileMagic, sizeof kFileMagic) == 0) {
+    MIP_CHECK(size >= kHeaderSize, DataError, "checkpoint [", path,
+              "] cannot be read: truncated (", size,
+              " bytes, not even its header)");
+    const uint64_t length = get_le(payload + 8, 8);
+    const uint32_t crc = static_cast<uint32_t>(get_le(payload + 16, 4));
+    MIP_CHECK(length == size - kHeaderSize, DataError, "checkpoint [", path,
+              "] cannot be read: truncated or bytes appended (its header says ",
+              length + kHeaderSize, " bytes, the file has ", size,
+              "); use another checkpoint (models/model_best.pt, "
+              "model_episode_*.pt) or train again");
+    const uint32_t actual = crc32_update(0, payload + kHeaderSize, length);
+    MIP_CHECK(actual == crc, DataError, "checkpoint [", path,
+              "] is damaged: its content's CRC-32 is ", crc_hex(actual),
+              ", the header says ", crc_hex(crc),
+              " (bytes changed on disk since it was written); use another "
+              "checkpoint (models/model_best.pt, model_episode_*.pt) or train "
+              "again");
+    payload += kHeaderSize;
+    size = length;
+  }
   try {
-    ar.load_from(path);
+    ar.load_from(payload, size);
   } catch (const c10::Error& e) {
     throw DataError("checkpoint [" + path +
                     "] cannot be read (truncated or not a checkpoint): " +
@@ -98,6 +175,19 @@ void open_archive(torch::serialize::InputArchive& ar, const std::string& path) {
         "checkpoint [" + path +
         "] cannot be read (damaged or not a checkpoint): " + e.what());
   }
+}
+
+/// The fault injection's kill: half of `bytes` in the temporary file a
+/// write of `path` uses, then SIGKILL.
+[[noreturn]] void kill_in_the_middle(const std::string& path,
+                                     const std::string& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  if (std::FILE* f = std::fopen(tmp.c_str(), "wb")) {
+    std::fwrite(bytes.data(), 1, bytes.size() / 2, f);
+    std::fclose(f);
+  }
+  std::raise(SIGKILL);
+  std::abort();
 }
 
 }  // namespace
@@ -119,6 +209,9 @@ void save_checkpoint(const std::string& path,
   ar.write("meta.timestamp", c10::IValue(meta.timestamp));
   ar.write("meta.best_loss", c10::IValue(meta.best_loss));
   ar.write("meta.best_episode", c10::IValue(meta.best_episode));
+  ar.write("mip.run_id", c10::IValue(meta.run_id));
+  ar.write("mip.config_digest", c10::IValue(meta.config_digest));
+  ar.write("mip.worker", c10::IValue(meta.worker));
   write_map(ar, "training_stats", meta.training_stats);
   write_map(ar, "validation_stats", meta.validation_stats);
   torch::serialize::OutputArchive model_ar;
@@ -139,12 +232,18 @@ void save_checkpoint(const std::string& path,
   }
   // Serialized in memory, then written by us: LibTorch's file writer throws
   // again from its destructor when the disk is full (std::terminate), and
-  // leaves its partial file behind.
-  std::string bytes;
+  // leaves its partial file behind. The header goes in front.
+  std::string bytes(kHeaderSize, '\0');
   ar.save_to([&bytes](const void* data, size_t n) -> size_t {
     bytes.append(static_cast<const char*>(data), n);
     return n;
   });
+  const uint64_t length = bytes.size() - kHeaderSize;
+  std::memcpy(&bytes[0], kFileMagic, sizeof kFileMagic);
+  put_le(&bytes[8], length, 8);
+  put_le(&bytes[16], crc32_update(0, bytes.data() + kHeaderSize, length), 4);
+  if (kill_in_this_write())
+    kill_in_the_middle(path, bytes);
   write_file_atomic(path, bytes);
 }
 

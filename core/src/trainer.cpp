@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include <mip/core/files.hpp>
+#include <mip/core/folder.hpp>
 #include <mip/core/optim.hpp>
 #include <mip/core/signals.hpp>
 #include <mip/core/text.hpp>
@@ -92,15 +93,26 @@ void Trainer::read_configuration() {
     MIP_CHECK(!opts.seed, ConfigError,
               "--resume keeps the run's seeds; drop --seed");
     const fs::path dir = fs::path(expand_user(opts.resume));
-    MIP_CHECK(
-        fs::is_regular_file(dir / "training_configuration.yaml") &&
-            fs::is_regular_file(dir / "models" / "model_last.pt"),
-        ConfigError, "--resume [", opts.resume,
-        "]: not an experiment folder with training_configuration.yaml and "
-        "models/model_last.pt");
+    MIP_CHECK(fs::is_regular_file(dir / "training_configuration.yaml"),
+              ConfigError, "--resume [", opts.resume,
+              "]: not an experiment folder (no training_configuration.yaml)");
     dir_ = fs::canonical(dir).string();
     resumed_ = true;
-    files = {(fs::path(dir_) / "training_configuration.yaml").string()};
+    // Nothing in the folder is read or changed before the lock is held.
+    lock_.acquire(dir_);
+    if (const int n = remove_temporaries(dir_))
+      notes_.push_back("removed " + std::to_string(n) +
+                       " temporary file(s) of a killed run");
+    const std::string config =
+        (fs::path(dir_) / "training_configuration.yaml").string();
+    saved_ = read_saved_configuration(config);
+    MIP_CHECK(saved_.worker.empty() || saved_.worker == opts.worker,
+              ConfigError, "--resume [", dir_, "]: the folder was trained by ",
+              saved_.worker, ", not ", opts.worker, "; resume it with ",
+              saved_.worker, " --resume ", dir_);
+    has_checkpoint_ =
+        fs::is_regular_file(fs::path(dir_) / "models" / "model_last.pt");
+    files = {config};
     if (!opts.sets.empty())
       run_.log().warn(
           "--set with --resume changes the run: it will differ from one never "
@@ -133,12 +145,13 @@ void Trainer::build_components() {
   run_.check_problem_fits_model(*valid_.problem, "validation");
   run_.setup_device();
   const WorkerOptions& opts = run_.options();
-  if (!resumed_ &&
-      (registry.has("model.load") || !opts.model_checkpoint.empty())) {
+  if (!opts.model_checkpoint.empty() && !resumed_)  // saved with the run
+    registry.set_value(
+        "model.load", fs::absolute(expand_user(opts.model_checkpoint)).string(),
+        "--model");
+  if (!has_checkpoint_ && registry.has("model.load")) {
     const std::string ckpt =
-        expand_user(!opts.model_checkpoint.empty()
-                        ? opts.model_checkpoint
-                        : registry.view("model")->get<std::string>("load"));
+        expand_user(registry.view("model")->get<std::string>("load"));
     const CheckpointMeta m = load_checkpoint(ckpt, run_.model());
     run_.log().info("Loaded model " + m.model_name + " from " + ckpt +
                     " (episode " + std::to_string(m.episode) + ", loss " +
@@ -178,41 +191,105 @@ void Trainer::curriculum_at(int64_t episode) {
       });
 }
 
+void Trainer::check_identity(const CheckpointMeta& m, const std::string& path) {
+  const WorkerOptions& opts = run_.options();
+  if (m.format_version < 2) {
+    notes_.push_back("checkpoint [" + path +
+                     "] is of format 1 (0.1.0): it carries no run identity "
+                     "or checksum, so neither is checked");
+    return;
+  }
+  MIP_CHECK(m.worker == opts.worker, ConfigError, "--resume [", dir_,
+            "]: checkpoint [", path, "] was written by ", m.worker, ", not ",
+            opts.worker, "; resume it with ", m.worker);
+  MIP_CHECK(m.run_id == saved_.run_id, ConfigError, "--resume [", dir_,
+            "]: checkpoint [", path, "] belongs to run ", m.run_id,
+            ", but the folder's training_configuration.yaml is run ",
+            saved_.run_id.empty() ? "(no run id)" : saved_.run_id,
+            "; it was copied from another experiment. Put back this run's "
+            "checkpoint, or start a new run (--config)");
+  if (m.config_digest == saved_.digest)
+    return;
+  MIP_CHECK(opts.force, ConfigError, "--resume [", dir_,
+            "]: training_configuration.yaml was edited since checkpoint [",
+            path, "] was written (digest ", saved_.digest,
+            ", the checkpoint's ", m.config_digest,
+            "); undo the edit, or pass --force to continue with the edited "
+            "configuration (the run then differs from one never stopped)");
+  // Logged once training.log is open, so that the folder records it.
+  warnings_.push_back(
+      "--force: training_configuration.yaml was edited since "
+      "the checkpoint (digest " +
+      m.config_digest + " then, " + saved_.digest +
+      " now); continuing with the edited configuration");
+}
+
 void Trainer::resume() {
-  CheckpointExtra extra;
-  const CheckpointMeta m =
-      load_checkpoint((fs::path(dir_) / "models" / "model_last.pt").string(),
-                      run_.model(), optimizer_.get(), &extra);
-  progress_ = TrainingProgress::load(m, extra);
-  progress_.restore_rng();
-  for (const auto& [key, values] : progress_.epoch_statistics)
-    if (train_.col.declared(key))
-      for (double v : values)
-        train_.col.collect(key, v);
-  if (scheduler_)
-    scheduler_->restore(progress_.scheduler, progress_.epoch);
-  // The curriculum is a function of the last epoch end before the checkpoint.
-  const int64_t epoch_size = schedule_->epoch_size();
-  const int64_t ends = progress_.next_episode() / epoch_size;
-  curriculum_at(ends > 0 ? ends * epoch_size - 1 : 0);
+  int64_t last = -1;
+  if (has_checkpoint_) {
+    const std::string path =
+        (fs::path(dir_) / "models" / "model_last.pt").string();
+    check_identity(read_checkpoint_meta(path), path);
+    CheckpointExtra extra;
+    const CheckpointMeta m =
+        load_checkpoint(path, run_.model(), optimizer_.get(), &extra);
+    progress_ = TrainingProgress::load(m, extra);
+    progress_.restore_rng();
+    for (const auto& [key, values] : progress_.epoch_statistics)
+      if (train_.col.declared(key))
+        for (double v : values)
+          train_.col.collect(key, v);
+    if (scheduler_)
+      scheduler_->restore(progress_.scheduler, progress_.epoch);
+    // The curriculum is a function of the last epoch end before the
+    // checkpoint.
+    const int64_t epoch_size = schedule_->epoch_size();
+    const int64_t ends = progress_.next_episode() / epoch_size;
+    curriculum_at(ends > 0 ? ends * epoch_size - 1 : 0);
+    last = m.episode;
+  } else {
+    notes_.push_back(
+        "no checkpoint yet (killed before the first one): starting again "
+        "from episode 0 with the saved configuration and seeds");
+  }
   // Rows written after the checkpoint are written again by the resumed run.
   for (const char* f :
        {"training_statistics.csv", "validation_statistics.csv",
         "training_set_agg_statistics.csv", "validation_set_agg_statistics.csv"})
-    truncate_csv_after((fs::path(dir_) / f).string(), m.episode);
+    if (std::string what =
+            repair_csv((fs::path(dir_) / f).string(), last,
+                       std::string(f) == "training_statistics.csv");
+        !what.empty())
+      notes_.push_back("removed from " + what);
 }
 
 void Trainer::open_experiment() {
   const WorkerOptions& opts = run_.options();
   Logger& log = run_.log();
-  if (!resumed_)
+  if (!resumed_) {
     dir_ = create_experiment_dir(opts.expdir, run_.problem_name(),
                                  run_.model_name(), opts.savetag);
+    lock_.acquire(dir_);
+    // Written first: from here on the folder can be resumed.
+    std::string header = "# Resolved configuration of " + dir_ + "\n# from:";
+    for (const auto& f : run_.registry().files())
+      header += " " + f;
+    header += "\n# Rerun: " + opts.worker + " --config <this file>\n" +
+              run_id_line(new_run_id());
+    const std::string config =
+        (fs::path(dir_) / "training_configuration.yaml").string();
+    write_file_atomic(config, header + run_.registry().dump());
+    saved_ = read_saved_configuration(config);
+  }
   logging_add_file((fs::path(dir_) / "training.log").string());
   if (resumed_)
     log.info("Resuming " + dir_ + " after episode " +
              std::to_string(progress_.last_episode) + " (epoch " +
              std::to_string(progress_.epoch) + ")");
+  for (const auto& note : notes_)
+    log.info("Resume: " + note);
+  for (const auto& warning : warnings_)
+    log.warn(warning);
   observers_.attach(run_);
   observers_.run_started({dir_,
                           resumed_,
@@ -222,14 +299,6 @@ void Trainer::open_experiment() {
                           progress_.best_episode,
                           {{train_.name, &train_.col, &train_.agg},
                            {valid_.name, &valid_.col, &valid_.agg}}});
-  if (!resumed_) {
-    std::string header = "# Resolved configuration of " + dir_ + "\n# from:";
-    for (const auto& f : run_.registry().files())
-      header += " " + f;
-    header += "\n# Rerun: " + opts.worker + " --config <this file>\n";
-    write_file_atomic((fs::path(dir_) / "training_configuration.yaml").string(),
-                      header + run_.registry().dump());
-  }
   log.info("Experiment folder: " + dir_);
   if (opts.tensorboard)
     log.warn(
@@ -472,6 +541,9 @@ CheckpointMeta Trainer::meta(double loss, const std::string& status) const {
   m.timestamp = now_string();
   m.best_loss = progress_.best_loss;
   m.best_episode = progress_.best_episode;
+  m.run_id = saved_.run_id;
+  m.config_digest = saved_.digest;
+  m.worker = run_.options().worker;
   m.training_stats = last_values(train_.col);
   // Online saves on a partial validation (one batch), offline on a full one.
   m.validation_stats = schedule_->partial_validation_counts()

@@ -63,6 +63,9 @@ po::options_description describe_options(WorkerOptions& o,
      "wait for Enter after printing the final configuration")
     ("resume", po::value(&o.resume),
      "continue the experiment in this folder from models/model_last.pt")
+    ("force", po::bool_switch(&o.force),
+     "with --resume: accept a saved configuration edited since the last "
+     "checkpoint (logged as a warning)")
     ("tensorboard", po::value(&raw.tensorboard),
      "TensorBoard level 0/1/2 (not available yet: warns)")
     ("visualize", po::value(&raw.visualize), "interactive plots (not available: warns)");
@@ -95,6 +98,8 @@ void apply_raw_options(const po::variables_map& vm,
     o.visualize = raw.visualize;
   MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
             ": --resume is for the trainers");
+  MIP_CHECK(!o.force || !o.resume.empty(), ConfigError, worker,
+            ": --force only goes with --resume");
   MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",
             o.log_interval);
 }

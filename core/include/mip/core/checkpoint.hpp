@@ -29,13 +29,19 @@ struct CheckpointMeta {
   int64_t best_episode = -1;
   std::map<std::string, std::string> training_stats;    ///< formatted values
   std::map<std::string, std::string> validation_stats;  ///< formatted values
+  // The run's identity (format 2; empty in checkpoints of 0.1.0):
+  std::string run_id;          ///< written at the folder's creation
+  std::string config_digest;   ///< of training_configuration.yaml as saved
+  std::string worker;          ///< the trainer that wrote it
+  int64_t format_version = 0;  ///< as read (1: 0.1.0, no checksum, no id)
 };
 
 /// Named tensors stored beside the weights (the state a resume needs).
 using CheckpointExtra = std::map<std::string, at::Tensor>;
 
 /// Saves weights, optimizer state (when given), `extra` and `meta` to `path`
-/// atomically (temporary file, then rename).
+/// atomically (temporary file, then rename). The file is a 24-byte header
+/// (magic, length and CRC-32 of what follows) and LibTorch's archive.
 void save_checkpoint(const std::string& path,
                      const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer,
@@ -43,8 +49,9 @@ void save_checkpoint(const std::string& path,
                      const CheckpointExtra* extra = nullptr);
 
 /// Loads `path` into `model` (and `optimizer`, `extra` when given); throws
-/// mip::DataError naming the file when it is truncated, foreign or does not
-/// match the model.
+/// mip::DataError naming the file when it is truncated, damaged (checksum),
+/// foreign or does not match the model. The checksum is verified before
+/// LibTorch reads a byte; checkpoints of 0.1.0 (no header) load unverified.
 CheckpointMeta load_checkpoint(const std::string& path,
                                torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer = nullptr,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <mip/core/episode.hpp>
+#include <mip/core/folder.hpp>
 #include <mip/core/observer.hpp>
 #include <mip/core/optim.hpp>
 #include <mip/core/progress.hpp>
@@ -34,6 +35,9 @@ class Trainer {
   void build_components();
   void build_optimisation();
   void resume();
+  /// Refuses a checkpoint of another run, another trainer, or of a saved
+  /// configuration edited since (unless --force).
+  void check_identity(const CheckpointMeta& m, const std::string& path);
   void open_experiment();
   /// Before an episode: the reason to stop (a signal, a limit), or "".
   std::string stop_before(int64_t episode);
@@ -82,6 +86,11 @@ class Trainer {
   bool final_ = false;      ///< in the final validation (a signal stops it)
   double last_loss_ = 0.0;  ///< the last validation loss
   bool resumed_ = false;
+  bool has_checkpoint_ = false;        ///< the folder has models/model_last.pt
+  FolderLock lock_;                    ///< held for the whole run
+  SavedConfiguration saved_;           ///< the run id and configuration digest
+  std::vector<std::string> notes_;     ///< what the resume repaired (logged)
+  std::vector<std::string> warnings_;  ///< --force's acceptance (logged)
   bool curriculum_ = false;
   bool curriculum_done_ = true;
   std::string dir_;

@@ -37,7 +37,8 @@ struct WorkerOptions {
   std::optional<int> tensorboard;  ///< accepted, reported as unsupported
   std::optional<int> visualize;    ///< accepted, reported as unsupported
   std::string resume;              ///< --resume <experiment folder>
-  std::optional<int> threads;      ///< --threads: LibTorch intra-op threads
+  bool force = false;  ///< --force: --resume accepts an edited configuration
+  std::optional<int> threads;  ///< --threads: LibTorch intra-op threads
 };
 
 /// Which flags a worker takes.
