@@ -328,6 +328,24 @@ TEST(Checksum, ATruncatedCheckpointSaysSo) {
                            "] cannot be read: truncated or bytes appended");
 }
 
+TEST(Checksum, ABareArchiveAs010WroteItStillLoadsUnverified) {
+  TempDir d;
+  const fs::path exp = short_serial_recall_run(d);
+  ASSERT_FALSE(exp.empty());
+  // 0.1.0 wrote LibTorch's zip archive alone, without the 24-byte header.
+  std::ifstream in(exp / "models/model_best.pt", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.substr(0, 8), "MIPCKPT\n");
+  const fs::path old = exp / "models/model_old.pt";
+  std::ofstream(old, std::ios::binary) << bytes.substr(24);
+  const RunResult r = run(kTester + " --model " + old.string() + " --expdir " +
+                          d.str() + "/test");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(checkpoint_digest(old.string()),
+            checkpoint_digest((exp / "models/model_best.pt").string()));
+}
+
 // --- resume from any moment
 
 TEST(ResumeAnyMoment, OfflineKilledBeforeItsFirstCheckpointStartsAgain) {
