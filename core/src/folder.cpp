@@ -81,14 +81,12 @@ void FolderLock::acquire(const std::string& dir) {
                 (holder.empty() ? "unknown" : holder) + ", holding [" + path +
                 "]); wait until it ends or stop it, then run again");
   }
+  // The PID is for the message of a refused process; the flock is the lock.
+  // On a full disk it cannot be written: the run's first real write says so.
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) !=
-                                     static_cast<ssize_t>(pid.size())) {
-    const int err = errno;
-    ::close(fd);
-    throw Error("cannot write the lock file [" + path +
-                "]: " + std::strerror(err));
-  }
+  if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) !=
+                                     static_cast<ssize_t>(pid.size()))
+    (void)::ftruncate(fd, 0);
   fd_ = fd;
 }
 

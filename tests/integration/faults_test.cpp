@@ -117,7 +117,8 @@ TEST(FullDisk, BeforeStartIsAnErrorNamingTheFile) {
       in_tmpfs(d, "1m",
                "head -c 2M /dev/zero > $MNT/fill 2>/dev/null\n" + kOnline +
                    kEvery25 + " --expdir $MNT/exp");
-  expect_full_disk_error(r, "_statistics.csv]");
+  // training_configuration.yaml is the first file a run writes.
+  expect_full_disk_error(r, "training_configuration.yaml]");
   EXPECT_TRUE(temporaries(d.path() / "out").empty());
 }
 
@@ -177,7 +178,8 @@ TEST(FullDisk, DuringCsvWritesStopsWithCompleteRows) {
                    kOnline + " --resume $MNT/exp --li 1 --ll warning" +
                    " --set training.terminal_conditions.episode_limit=100000" +
                    " --set validation.partial_validation_interval=100000");
-  expect_full_disk_error(r, "_statistics.csv]");
+  // training_configuration.yaml is the first file a run writes.
+  expect_full_disk_error(r, "training_configuration.yaml]");
   // Reported once, not again by the end of the failed run.
   const size_t at = r.output.find("_statistics.csv]");
   EXPECT_EQ(r.output.find("_statistics.csv]", at + 1), std::string::npos)
