@@ -178,8 +178,7 @@ TEST(FullDisk, DuringCsvWritesStopsWithCompleteRows) {
                    kOnline + " --resume $MNT/exp --li 1 --ll warning" +
                    " --set training.terminal_conditions.episode_limit=100000" +
                    " --set validation.partial_validation_interval=100000");
-  // training_configuration.yaml is the first file a run writes.
-  expect_full_disk_error(r, "training_configuration.yaml]");
+  expect_full_disk_error(r, "_statistics.csv]");
   // Reported once, not again by the end of the failed run.
   const size_t at = r.output.find("_statistics.csv]");
   EXPECT_EQ(r.output.find("_statistics.csv]", at + 1), std::string::npos)
