@@ -4,10 +4,10 @@
 #include <mip/core/logging.hpp>
 #include <mip/core/registry.hpp>
 #include <mip/core/text.hpp>
+#include <mip/core/worker.hpp>
 #include <mip/sdk/problem.hpp>
 
 #include <dlfcn.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,24 +44,15 @@ std::vector<int64_t> parse_index_list(const std::string& text,
   return out;
 }
 
-/// CPUs this process may run on.
-int usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    return CPU_COUNT(&set);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
 }  // namespace
 
 SamplerSpec SamplerSpec::from_config(const ParamRegistry& registry,
                                      const std::string& section) {
   SamplerSpec spec;
   const std::string key = section + ".sampler";
-  if (registry.has(key + ".name")) {
+  spec.name = component_name(registry, key, "sampler");
+  if (!spec.name.empty()) {
     const auto v = registry.view(key);
-    spec.name = v->get<std::string>("name");
     const std::string where =
         "[" + key + "] (" + registry.origin(key + ".name") + ")";
     if (spec.name == "SubsetRandomSampler") {

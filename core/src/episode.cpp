@@ -10,10 +10,20 @@ namespace mip {
 void Section::make_stream(const Run& run, uint64_t stream_id) {
   batches.reset();  // before its stream
   const ParamRegistry& registry = run.registry();
+  const int64_t batch_size =
+      registry.view(name + ".problem")->get<int64_t>("batch_size");
   stream = std::make_unique<BatchStream>(
-      problem, registry.view(name + ".problem")->get<int64_t>("batch_size"),
-      run.data_seed(), stream_id, SamplerSpec::from_config(registry, name));
+      problem, batch_size, run.data_seed(), stream_id,
+      SamplerSpec::from_config(registry, name));
   batch_checked = false;  // a new stream, perhaps of a rebuilt problem
+  if (batch_size > stream->size()) {
+    const std::string key = name + ".problem.batch_size";
+    run.log().warn("[" + key + "] (" + registry.origin(key) + ") is " +
+                   std::to_string(batch_size) + ", more than the " +
+                   std::to_string(stream->size()) +
+                   " samples drawn from; every batch holds those " +
+                   std::to_string(stream->size()) + " samples");
+  }
   batches = std::make_unique<BatchPrefetcher>(
       *stream, PrefetchSpec::from_config(registry, name));
 }

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <thread>
@@ -45,9 +47,22 @@ std::string now_string() {
   return time_string("%Y-%m-%d %H:%M:%S");
 }
 
+void check_savetag(const std::string& savetag) {
+  const bool control = std::any_of(savetag.begin(), savetag.end(), [](char c) {
+    return std::iscntrl(static_cast<unsigned char>(c)) != 0;
+  });
+  MIP_CHECK(savetag.find('/') == std::string::npos &&
+                savetag.find("..") == std::string::npos && !control,
+            ConfigError, "--savetag [",
+            control ? "(with control characters)" : savetag,
+            "]: a savetag is part of one folder name; it may not hold '/', "
+            "'..' or control characters");
+}
+
 std::string create_timestamped_dir(const std::string& parent,
                                    const std::string& prefix,
                                    const std::string& savetag) {
+  check_savetag(savetag);
   const fs::path base = fs::path(expand_user(parent));
   std::error_code ec;
   fs::create_directories(base, ec);

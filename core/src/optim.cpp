@@ -328,12 +328,13 @@ GradientClipping GradientClipping::from_config(const sdk::ParamView& training) {
   GradientClipping c;
   if (!training.has("gradient_clipping"))
     return c;
+  std::unique_ptr<sdk::ParamView> clip;
   try {
+    clip = training.child("gradient_clipping");
+  } catch (const ParameterError&) {  // not a map: a number (clip by value)
     c.value = training.get<double>("gradient_clipping");
     return c;
-  } catch (const ParameterError&) {
   }
-  const auto clip = training.child("gradient_clipping");
   for (const auto& k : clip->keys())
     MIP_CHECK(k == "value" || k == "norm", ConfigError, "[", clip->path(), ".",
               k, "] is unknown; use a number, {value: v} or {norm: n}");

@@ -1,9 +1,11 @@
 #include <mip/core/registry.hpp>
 #include <mip/core/text.hpp>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -104,15 +106,115 @@ void set_at(YAML::Node root,
   cur[parts.back()] = value;
 }
 
+/// What a path that is not a regular file is ("" when there is nothing).
+std::string file_kind(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::directory:
+      return "a directory";
+    case fs::file_type::character:
+      return "a character device";
+    case fs::file_type::block:
+      return "a block device";
+    case fs::file_type::fifo:
+      return "a FIFO (named pipe)";
+    case fs::file_type::socket:
+      return "a socket";
+    case fs::file_type::symlink:  // status() follows links: a broken one
+    case fs::file_type::not_found:
+    case fs::file_type::none:
+    case fs::file_type::regular:
+      return "";
+    default:
+      return "not a regular file";
+  }
+}
+
+/// How deep maps and lists may nest: a configuration needs a handful of
+/// levels; the limit keeps every recursive walk of the tree far from the end
+/// of the stack (yaml-cpp's own parser stops at 2000).
+constexpr size_t kMaxDepth = 100;
+/// How many values a document may expand to once aliases are followed: a few
+/// lines of aliases of aliases ("billion laughs") would otherwise expand to
+/// more than memory holds. A list of 60 000 sampler indices is 60 001 values.
+constexpr size_t kMaxValues = 2'000'000;
+
+/// Checks a parsed document before anything walks it: an alias that refers to
+/// a map or list holding it (the tree would be infinite), nesting deeper than
+/// kMaxDepth, more than kMaxValues values, a key that is not plain text, and
+/// a key given twice in one map (yaml-cpp keeps both; lookups see the first).
+class TreeCheck {
+ public:
+  explicit TreeCheck(const std::string& name) : name_(name) {}
+
+  void walk(const YAML::Node& node, const std::string& path) {
+    MIP_CHECK(++values_ <= kMaxValues, ConfigError, where(node),
+              "the document expands to more than ", kMaxValues,
+              " values (aliases of aliases?); write the values out");
+    if (!node.IsMap() && !node.IsSequence())
+      return;
+    for (const auto& [outer, outer_path] : stack_)
+      MIP_CHECK(!outer.is(node), ConfigError, where(node), "[", path,
+                "] refers back to [", shown(outer_path),
+                "], which holds it (recursive YAML: an alias *name inside the "
+                "map or list that its anchor &name names); copy the values "
+                "instead");
+    MIP_CHECK(stack_.size() < kMaxDepth, ConfigError, where(node),
+              "nested too deeply at [", path, "] (more than ", kMaxDepth,
+              " levels of maps and lists)");
+    stack_.emplace_back(node, path);
+    if (node.IsSequence()) {
+      size_t i = 0;
+      for (const auto& item : node)
+        walk(item, path + "[" + std::to_string(i++) + "]");
+    } else {
+      std::map<std::string, int> lines;
+      for (const auto& kv : node) {
+        MIP_CHECK(kv.first.IsScalar(), ConfigError, where(kv.first),
+                  "a key in [", shown(path), "] is ",
+                  kv.first.IsNull() ? "empty" : "a map or list",
+                  "; keys must be plain names");
+        const std::string key = kv.first.Scalar();
+        const int line = kv.first.Mark().line + 1;
+        const auto [it, fresh] = lines.emplace(key, line);
+        MIP_CHECK(fresh, ConfigError, where(kv.first), "key [", join(path, key),
+                  "] is given twice in one map (lines ", it->second, " and ",
+                  line,
+                  "); keep one (MI-Prometheus took the last, yaml-cpp the "
+                  "first: the file is ambiguous)");
+        walk(kv.second, join(path, key));
+      }
+    }
+    stack_.pop_back();
+  }
+
+ private:
+  std::string where(const YAML::Node& node) const {
+    return name_ + ":" + std::to_string(node.Mark().line + 1) + ": ";
+  }
+  static std::string shown(const std::string& path) {
+    return path.empty() ? "(top)" : path;
+  }
+
+  const std::string& name_;
+  std::vector<std::pair<YAML::Node, std::string>> stack_;  ///< and paths
+  size_t values_ = 0;
+};
+
 YAML::Node parse_yaml_text(const std::string& text, const std::string& name) {
+  YAML::Node n;
   try {
-    YAML::Node n = YAML::Load(text);
-    return n;
+    n = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) +
+                      ": nested too deeply (more than " +
+                      std::to_string(kMaxDepth) + " levels of maps and lists)");
   } catch (const YAML::Exception& e) {
     throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) +
                       ": invalid YAML: " + e.msg);
   }
+  TreeCheck(name).walk(n, "");
+  return n;
 }
 
 }  // namespace
@@ -155,12 +257,7 @@ struct ParamRegistry::Impl {
   fs::path locate(const std::string& name,
                   const fs::path& including,
                   const std::string& included_from) const {
-    fs::path p = name;
-    if (!name.empty() && name[0] == '~') {
-      const char* home = std::getenv("HOME");
-      if (home)
-        p = fs::path(home) / name.substr(name.size() > 1 ? 2 : 1);
-    }
+    const fs::path p = expand_user(name);
     std::vector<fs::path> tried;
     if (p.is_absolute()) {
       tried.push_back(p);
@@ -172,6 +269,18 @@ struct ParamRegistry::Impl {
     for (const auto& t : tried)
       if (fs::is_regular_file(t))
         return t;
+    // Something else by that name: say what it is (never open it: reading a
+    // FIFO or /dev/zero would block or never end).
+    for (const auto& t : tried) {
+      std::error_code ec;
+      const std::string kind = file_kind(fs::status(t, ec).type());
+      if (!kind.empty())
+        throw ConfigError(
+            "config file [" + name + "]" +
+            (included_from.empty() ? "" : " (named in " + included_from + ")") +
+            ": " + t.string() + " is " + kind +
+            ", not a YAML file; name the configuration file itself");
+    }
     std::string msg = "config file [" + name + "] not found";
     if (!included_from.empty())
       msg += " (named in " + included_from + ")";
@@ -197,13 +306,20 @@ struct ParamRegistry::Impl {
     return n;
   }
 
-  static std::vector<std::string> include_list(const YAML::Node& node) {
+  /// The files `default_configs` names (`from`: "file:line" of the key).
+  static std::vector<std::string> include_list(const YAML::Node& node,
+                                               const std::string& from) {
     std::vector<std::string> out;
     if (node.IsSequence()) {
-      for (const auto& n : node)
-        out.push_back(trim(n.as<std::string>()));
-    } else if (node.IsScalar()) {
-      out = split_list(node.as<std::string>(), ',');
+      for (const auto& n : node) {
+        MIP_CHECK(n.IsScalar(), ConfigError, "[default_configs] (", from,
+                  "): each entry must be a file name");
+        out.push_back(trim(n.Scalar()));
+      }
+    } else {
+      MIP_CHECK(node.IsScalar(), ConfigError, "[default_configs] (", from,
+                "): expected a file name or a list of them");
+      out = split_list(node.Scalar(), ',');
     }
     return out;
   }
@@ -240,7 +356,7 @@ struct ParamRegistry::Impl {
     if (inc.IsDefined() && !inc.IsNull()) {
       const std::string from =
           path.string() + ":" + std::to_string(inc.Mark().line + 1);
-      for (const auto& child : include_list(inc))
+      for (const auto& child : include_list(inc, from))
         visit(child, path, from, stack, seen, out);
     }
     stack.pop_back();
@@ -271,17 +387,34 @@ void ParamRegistry::apply_override(const std::string& assignment) {
             "training.optimizer.lr=0.001");
   const std::string key = trim(assignment.substr(0, eq));
   const std::string text = assignment.substr(eq + 1);
-  const auto parts = split_path(key);
-  MIP_CHECK(!parts.empty(), ConfigError, "--set [", assignment,
-            "]: empty key path");
+  const auto parts = split(key, '.');
+  for (const auto& part : parts)
+    MIP_CHECK(!part.empty(), ConfigError, "--set [", assignment,
+              "]: the key path [", key, "] has an empty part (a leading, ",
+              "trailing or doubled dot); write it as section.key=value, e.g. ",
+              "training.optimizer.lr=0.001");
   YAML::Node value = parse_yaml_text(text.empty() ? "~" : text, "--set " + key);
+  // The maps on the way that the override creates (or that replace a value)
+  // come from --set too.
+  std::vector<std::string> created;
+  std::string prefix;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    prefix = join(prefix, parts[i]);
+    if (!find(impl_->config, split_path(prefix)).IsMap())
+      created.push_back(prefix);
+  }
   set_at(impl_->config, parts, value);
   // Drop origins of what was below, then record the override.
   auto& o = impl_->config_origin;
   for (auto it = o.lower_bound(key);
-       it != o.end() && it->first.rfind(key, 0) == 0;)
-    it = o.erase(it);
+       it != o.end() && it->first.rfind(key, 0) == 0;) {
+    const bool below = it->first.size() == key.size() ||
+                       it->first[key.size()] == '.';  // not "lr_decay"
+    it = below ? o.erase(it) : std::next(it);
+  }
   record_origins(value, key, "--set", o);
+  for (const auto& c : created)
+    o[c] = "--set";
   impl_->dirty = true;
 }
 
@@ -452,7 +585,7 @@ class YamlParamView final : public sdk::ParamView {
     return convert<int64_t>(key, "an integer");
   }
   double get_double(const std::string& key) const override {
-    return convert<double>(key, "a number");
+    return finite(key, convert<double>(key, "a finite number"));
   }
   std::string get_string(const std::string& key) const override {
     const YAML::Node n = require(key);
@@ -464,7 +597,10 @@ class YamlParamView final : public sdk::ParamView {
     return list<int64_t>(key, "a list of integers");
   }
   std::vector<double> get_double_list(const std::string& key) const override {
-    return list<double>(key, "a list of numbers");
+    auto values = list<double>(key, "a list of finite numbers");
+    for (double v : values)
+      finite(key, v);
+    return values;
   }
   std::vector<std::string> get_string_list(
       const std::string& key) const override {
@@ -486,6 +622,14 @@ class YamlParamView final : public sdk::ParamView {
     throw ParameterError("parameter [" + full(key) + "] = " + e.c_str() +
                          (where.empty() ? "" : " (" + where + ")") +
                          ": expected " + expected);
+  }
+
+  /// No number the framework or a plugin reads may be NaN or infinite: an
+  /// infinite lr or loss_stop would run (or stop) without meaning anything.
+  double finite(const std::string& key, double value) const {
+    if (!std::isfinite(value))
+      fail(key, require(key), "a finite number (not .nan or .inf)");
+    return value;
   }
 
   YAML::Node require(const std::string& key) const {
@@ -533,6 +677,46 @@ class YamlParamView final : public sdk::ParamView {
 };
 
 }  // namespace
+
+std::string component_name(const ParamRegistry& registry,
+                           const std::string& section,
+                           const std::string& what) {
+  if (registry.has(section + ".name"))
+    return registry.view(section)->get<std::string>("name");
+  const auto missing_space = [](const std::string& text) {
+    return text.rfind("name:", 0) != 0
+               ? std::string()
+               : "; YAML reads [" + text +
+                     "] as one key: put a space after the colon (name: " +
+                     trim(text.substr(5)) + ")";
+  };
+  std::vector<std::string> keys;
+  try {
+    keys = registry.view(section)->keys();
+  } catch (const ConfigError& e) {  // not a map: `name:StepLR` is a string
+    const auto dot = section.rfind('.');
+    std::string text;
+    try {
+      text = registry.view(section.substr(0, dot))
+                 ->get<std::string>(section.substr(dot + 1));
+    } catch (const ConfigError&) {
+    }
+    throw ConfigError(e.what() + missing_space(text));
+  }
+  if (keys.empty())
+    return "";
+  std::string listed, hint;
+  for (const auto& k : keys) {
+    listed += (listed.empty() ? "" : ", ") + k;
+    if (hint.empty())
+      hint = missing_space(k);
+  }
+  const std::string where = registry.origin(section + "." + keys.front());
+  throw ConfigError(
+      "[" + section + "]" + (where.empty() ? "" : " (" + where + ")") +
+      " sets " + listed + " but no name, so no " + what + " would be used" +
+      (hint.empty() ? "; name the " + what + " (name: ...)" : hint));
+}
 
 std::unique_ptr<sdk::ParamView> ParamRegistry::view(
     const std::string& path) const {

@@ -217,6 +217,8 @@ void Run::seed(const std::string& section) {
         registry_.has(key) ? registry_.view(section)->get<int64_t>(k) : -1;
     if (opts_.seed)
       value = *opts_.seed;
+    MIP_CHECK(value >= -1, ConfigError, "[", key, "] (", registry_.origin(key),
+              ") must be >= 0, or -1 to draw one at random; got ", value);
     if (value < 0) {
       std::random_device rd;
       value = static_cast<int64_t>(rd());  // [0, 2^32), as MI-Prometheus

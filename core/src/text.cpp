@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include <mip/sdk/error.hpp>
+
 namespace mip {
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -105,16 +107,14 @@ std::vector<std::string> split_skip_empty(const std::string& text,
 }
 
 std::string expand_user(const std::string& path) {
-  if (path.empty() || path[0] != '~')
+  if (path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/'))
     return path;
   const char* home = std::getenv("HOME");
-  if (!home)
-    return path;
-  if (path.size() == 1)
-    return home;
-  if (path[1] == '/')
-    return std::string(home) + path.substr(1);
-  return path;
+  // Without HOME, "~/x" would become "/x": a run written under the root.
+  MIP_CHECK(home && *home, ConfigError, "[", path, "] starts with ~ but HOME ",
+            home ? "is empty" : "is not set",
+            "; set HOME or write the full path");
+  return std::string(home) + path.substr(1);
 }
 
 }  // namespace mip

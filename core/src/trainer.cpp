@@ -175,8 +175,9 @@ void Trainer::build_components() {
 void Trainer::build_optimisation() {
   ParamRegistry& registry = run_.registry();
   params_ = run_.model().parameters();
+  component_name(registry, "training.optimizer", "optimizer");  // {name:X}
   optimizer_ = make_optimizer(*registry.view("training.optimizer"), params_);
-  if (registry.has("training.scheduler.name"))
+  if (!component_name(registry, "training.scheduler", "scheduler").empty())
     scheduler_ =
         make_scheduler(*registry.view("training.scheduler"), *optimizer_);
   clipping_ = GradientClipping::from_config(*registry.view("training"));

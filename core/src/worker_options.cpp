@@ -2,9 +2,14 @@
 
 #include <boost/program_options.hpp>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
+#include <mip/core/experiment.hpp>
 #include <mip/core/logging.hpp>
 #include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
@@ -85,13 +90,26 @@ void apply_raw_options(const po::variables_map& vm,
   if (!raw.log_level.empty())
     o.log_level = raw.log_level;
   parse_log_level(o.log_level);  // a bad level is a usage error
-  if (vm.count("seed"))
+  if (vm.count("seed")) {
+    MIP_CHECK(raw.seed >= -1, ConfigError, worker, ": --seed must be >= 0, or ",
+              "-1 to draw one at random; got ", raw.seed);
     o.seed = raw.seed;
+  }
   if (vm.count("threads")) {
     MIP_CHECK(raw.threads > 0, ConfigError, worker,
               ": --threads must be > 0, got ", raw.threads);
-    o.threads = raw.threads;
+    // More intra-op threads than cores never runs faster, and OpenMP's
+    // spinning threads make every operation slower: 100000 of them stall the
+    // machine. A count written for a bigger machine still runs here.
+    const int cores = usable_cores();
+    if (raw.threads > cores)
+      logger(worker).warn("--threads " + std::to_string(raw.threads) +
+                          " is more than the " + std::to_string(cores) +
+                          " cores this process may use; using " +
+                          std::to_string(cores));
+    o.threads = std::min(raw.threads, cores);
   }
+  check_savetag(o.savetag);
   if (vm.count("tensorboard"))
     o.tensorboard = raw.tensorboard;
   if (vm.count("visualize"))
@@ -105,6 +123,14 @@ void apply_raw_options(const po::variables_map& vm,
 }
 
 }  // namespace
+
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 std::optional<WorkerOptions> parse_worker_options(int argc,
                                                   char** argv,

@@ -1,5 +1,7 @@
 // The Parameter Registry against real YAML files: precedence, includes,
 // overrides, defaults, unknown keys and errors.
+#include <sys/stat.h>
+
 #include <mip/core/registry.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -10,6 +12,7 @@ namespace {
 
 using test::error_of;
 using test::TempDir;
+namespace fs = std::filesystem;
 
 std::string get(const ParamRegistry& r,
                 const std::string& section,
@@ -240,6 +243,200 @@ TEST(EditDistance, SuggestsClosestNames) {
   ASSERT_FALSE(best.empty());
   EXPECT_EQ(best[0], "SerialRecall");
   EXPECT_TRUE(closest("zzz", {"SerialRecall", "LSTM"}).empty());
+}
+
+// --- input a user may give by mistake (issue 11) ----------------------------
+
+/// The error of loading `text` as the file f.yaml, or "(no error)".
+std::string load_error(const TempDir& d, const std::string& text) {
+  const std::string f = d.write("f.yaml", text);
+  ParamRegistry r;
+  return error_of([&] { r.load_files({f}); });
+}
+
+TEST(ParamRegistry, RecursiveYamlOfAnyShapeNamesFileAndLine) {
+  // Each of these crashed record_origins with a stack overflow.
+  TempDir d;
+  const std::string f = d.str() + "/f.yaml";
+  std::string err = load_error(d, "problem: &p {self: *p}\n");
+  EXPECT_HAS(err,
+             f + ":1: [problem.self] refers back to [problem], which holds "
+                 "it (recursive YAML");
+  err = load_error(d, "a: 1\nlist: &l\n  - 1\n  - *l\n");
+  EXPECT_HAS(err, "[list[1]] refers back to [list], which holds it");
+  err = load_error(d, "a: &x\n  b:\n    c: [1, {d: *x}]\n");
+  EXPECT_HAS(err, "[a.b.c[1].d] refers back to [a], which holds it");
+  err = load_error(d, "&top {a: *top}\n");
+  EXPECT_HAS(err, f + ":1: [a] refers back to [(top)], which holds it");
+  // A shared (not recursive) alias is fine.
+  EXPECT_EQ(load_error(d, "a: &x {b: 1}\nc: *x\nd: [*x, *x]\n"), "(no error)");
+  // --set values are checked alike.
+  ParamRegistry r;
+  err = error_of([&] { r.apply_override("k=&a [*a]"); });
+  EXPECT_HAS(err, "--set k:1: [[0]] refers back to [(top)], which holds it");
+}
+
+TEST(ParamRegistry, DeepNestingSaysNestedTooDeeplyWithTheLine) {
+  TempDir d;
+  const std::string f = d.str() + "/f.yaml";
+  // Deeper than our limit (100), within yaml-cpp's own (2000).
+  std::string text = "a: 1\nb: ";
+  for (int i = 0; i < 150; ++i)
+    text += "[";
+  for (int i = 0; i < 150; ++i)
+    text += "]";
+  std::string err = load_error(d, text + "\n");
+  EXPECT_HAS(err, f + ":2: nested too deeply at [b[0]");
+  EXPECT_HAS(err, "(more than 100 levels of maps and lists)");
+  // Deeper than yaml-cpp's limit: its DeepRecursion, in our words.
+  text = "a: 1\n\nb: ";
+  for (int i = 0; i < 3000; ++i)
+    text += "{k: ";
+  text += "1";
+  for (int i = 0; i < 3000; ++i)
+    text += "}";
+  err = load_error(d, text + "\n");
+  EXPECT_HAS(err, f + ":3: nested too deeply (more than 100 levels");
+  EXPECT_EQ(err.find("invalid YAML"), std::string::npos) << err;
+  // Billion laughs: aliases of aliases expand beyond memory.
+  text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i)
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + [&] {
+      std::string items;
+      for (int k = 0; k < 10; ++k)
+        items += (k ? ", *l" : "*l") + std::to_string(i - 1);
+      return items;
+    }() + "]\n";
+  err = load_error(d, text);
+  EXPECT_HAS(err, "the document expands to more than 2000000 values");
+}
+
+TEST(ParamRegistry, DuplicateKeyNamesBothLines) {
+  TempDir d;
+  const std::string f = d.str() + "/f.yaml";
+  std::string err = load_error(d, "a: 1\nb: 2\na: 3\n");
+  EXPECT_HAS(err, f + ":3: key [a] is given twice in one map (lines 1 and 3)");
+  err = load_error(d, "training:\n  optimizer: {name: Adam, lr: 1, lr: 2}\n");
+  EXPECT_HAS(err, f + ":2: key [training.optimizer.lr] is given twice in one "
+                      "map (lines 2 and 2)");
+  // The same key in two maps is no duplicate.
+  EXPECT_EQ(load_error(d, "a: {k: 1}\nb: {k: 2}\n"), "(no error)");
+  // Keys that are not names.
+  err = load_error(d, "a:\n  ? [1, 2]\n  : 3\n");
+  EXPECT_HAS(err, f + ":2: a key in [a] is a map or list");
+  err = load_error(d, "a:\n  ~: 3\n");
+  EXPECT_HAS(err, f + ":2: a key in [a] is empty");
+}
+
+TEST(ParamRegistry, NonFiniteNumbersAreRefusedNamingTheKey) {
+  TempDir d;
+  const std::string f =
+      d.write("f.yaml",
+              "t:\n  lr: .inf\n  stop: .nan\n  low: -.inf\n  ok: 1.5e-3\n"
+              "  list: [1, .nan]\n  big: 1e999\n");
+  ParamRegistry r;
+  r.load_files({f});
+  const auto v = r.view("t");
+  for (const auto& [key, line] : std::vector<std::pair<std::string, int>>{
+           {"lr", 2}, {"stop", 3}, {"low", 4}, {"list", 6}, {"big", 7}}) {
+    const std::string err = error_of([&] {
+      if (key == "list")
+        v->get<std::vector<double>>(key);
+      else
+        v->get<double>(key);
+    });
+    EXPECT_HAS(err, "parameter [t." + key + "]");
+    EXPECT_HAS(err, f + ":" + std::to_string(line));
+    EXPECT_HAS(err, "finite number");
+  }
+  EXPECT_DOUBLE_EQ(v->get<double>("ok"), 1.5e-3);
+}
+
+TEST(ParamRegistry, SetKeysComeFromSetAndEmptyPartsAreRefused) {
+  TempDir d;
+  const std::string f = d.write("f.yaml",
+                                "training:\n  known: 1\n  lr: 3\n"
+                                "  lr_decay: 4\n");
+  ParamRegistry r;
+  r.load_files({f});
+  r.declare_known("training");
+  r.declare_known("training.known");
+  r.declare_known("training.lr");
+  r.declare_known("training.lr_decay");
+  r.apply_override("training.fresh.deeper=1");
+  r.apply_override("training.known.below=2");  // replaces a value by a map
+  r.apply_override("training.lr=5");
+  std::vector<std::string> issues;
+  for (const auto& issue : r.unknown_keys())
+    issues.push_back(issue.origin + " " + issue.path);
+  EXPECT_EQ(issues, std::vector<std::string>({"--set training.known.below",
+                                              "--set training.fresh"}));
+  EXPECT_EQ(r.origin("training.lr"), "--set");
+  EXPECT_EQ(r.origin("training.lr_decay"), f + ":4");  // not under lr
+  for (const std::string bad : {".a.b=1", "a..b=1", "a.=1", ".=1"}) {
+    const std::string err = error_of([&] { r.apply_override(bad); });
+    EXPECT_HAS(err, "--set [" + bad + "]: the key path [");
+    EXPECT_HAS(err, "has an empty part");
+  }
+}
+
+TEST(ParamRegistry, ConfigThatIsADirectoryOrADeviceSaysWhatItIs) {
+  TempDir d;
+  fs::create_directories(d.path() / "folder.yaml");
+  ParamRegistry r;
+  std::string err = error_of([&] { r.load_files({d.str() + "/folder.yaml"}); });
+  EXPECT_HAS(err, "config file [" + d.str() + "/folder.yaml]: " + d.str() +
+                      "/folder.yaml is a directory, not a YAML file");
+  err = error_of([&] { r.load_files({"/dev/null"}); });
+  EXPECT_HAS(err, "/dev/null is a character device, not a YAML file");
+  // A FIFO nobody writes to: reading it would block for ever.
+  const std::string fifo = d.str() + "/pipe.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  err = error_of([&] { r.load_files({fifo}); });
+  EXPECT_HAS(err, fifo + " is a FIFO (named pipe), not a YAML file");
+  // Named in default_configs: where it was named, too.
+  const std::string exp =
+      d.write("exp.yaml", "a: 1\ndefault_configs: /dev/zero\n");
+  err = error_of([&] { r.load_files({exp}); });
+  EXPECT_HAS(err, "config file [/dev/zero] (named in " + exp +
+                      ":2): /dev/zero is a character device");
+  // Not a file name at all.
+  const std::string odd = d.write("odd.yaml", "default_configs: [{a: 1}]\n");
+  err = error_of([&] { r.load_files({odd}); });
+  EXPECT_HAS(err, "[default_configs] (" + odd +
+                      ":1): each entry must be a "
+                      "file name");
+}
+
+TEST(ComponentName, SectionWithKeysButNoNameIsAnError) {
+  TempDir d;
+  const std::string f =
+      d.write("f.yaml",
+              "training:\n  scheduler: {name:ReduceLROnPlateau,patience:2}\n"
+              "  sampler: {indices: [1, 2]}\n  optimizer: {name: Adam}\n");
+  ParamRegistry r;
+  r.load_files({f});
+  std::string err =
+      error_of([&] { component_name(r, "training.scheduler", "scheduler"); });
+  EXPECT_EQ(err,
+            "[training.scheduler] (" + f +
+                ":2) sets name:ReduceLROnPlateau, patience:2 but no name, so "
+                "no scheduler would be used; YAML reads "
+                "[name:ReduceLROnPlateau] as one key: put a space after the "
+                "colon (name: ReduceLROnPlateau)");
+  err = error_of([&] { component_name(r, "training.sampler", "sampler"); });
+  EXPECT_EQ(err, "[training.sampler] (" + f +
+                     ":3) sets indices but no name, so no sampler would be "
+                     "used; name the sampler (name: ...)");
+  EXPECT_EQ(component_name(r, "training.optimizer", "optimizer"), "Adam");
+  // In block style the same slip makes the section a string.
+  r.apply_override("training.scheduler=name:StepLR");
+  err = error_of([&] { component_name(r, "training.scheduler", "scheduler"); });
+  EXPECT_HAS(err, "[training.scheduler] must be a map of parameters (--set)");
+  EXPECT_HAS(err,
+             "; YAML reads [name:StepLR] as one key: put a space after "
+             "the colon (name: StepLR)");
+  EXPECT_EQ(component_name(r, "validation.sampler", "sampler"), "");
 }
 
 }  // namespace

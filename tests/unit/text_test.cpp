@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <mip/core/text.hpp>
+#include <mip/sdk/error.hpp>
 
 namespace mip {
 namespace {
@@ -119,11 +120,27 @@ TEST(ExpandUser, ExpandsALeadingTildeWithHomeSet) {
   EXPECT_EQ(expand_user(""), "");
 }
 
-TEST(ExpandUser, LeavesPathsAloneWithHomeUnset) {
-  HomeGuard home(std::nullopt);
-  EXPECT_EQ(expand_user("~"), "~");
-  EXPECT_EQ(expand_user("~/x"), "~/x");
-  EXPECT_EQ(expand_user("x"), "x");
+TEST(ExpandUser, RefusesATildeWithHomeUnsetOrEmpty) {
+  // An empty HOME made "~/x" into "/x" (a run written under the root); an
+  // unset one into a folder named "~" in the current directory.
+  for (const std::optional<std::string>& value :
+       {std::optional<std::string>(), std::optional<std::string>("")}) {
+    HomeGuard home(value);
+    const std::string state = value ? "HOME is empty" : "HOME is not set";
+    for (const std::string path : {"~", "~/x", "~/"}) {
+      try {
+        expand_user(path);
+        ADD_FAILURE() << path << ": no error with " << state;
+      } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "[" + path + "] starts with ~ but " + state +
+                      "; set HOME or write the full path");
+      }
+    }
+    EXPECT_EQ(expand_user("x"), "x");
+    EXPECT_EQ(expand_user("~user/x"), "~user/x");
+    EXPECT_EQ(expand_user("/abs"), "/abs");
+  }
 }
 
 }  // namespace

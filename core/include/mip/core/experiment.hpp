@@ -35,6 +35,10 @@ std::string create_experiment_dir(const std::string& root,
                                   const std::string& model,
                                   const std::string& savetag);
 
+/// Refuses a savetag that would leave its folder or make a strange name: a
+/// '/', "..", or a control character (mip::ConfigError).
+void check_savetag(const std::string& savetag);
+
 /// Creates `<parent>/<prefix><YYYYMMDD_HHMMSS>[_<tag>]/` (a new name each
 /// time: waits for the next second when taken).
 std::string create_timestamped_dir(const std::string& parent,

@@ -74,4 +74,12 @@ class ParamRegistry {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The `name` of an optional section that picks a component (a scheduler, a
+/// sampler): "" when the section is absent or empty. A section with keys but
+/// no name throws mip::ConfigError naming it (`what`: "scheduler"), with a
+/// hint for `{name:X}` (YAML reads it as one key, "name:X").
+std::string component_name(const ParamRegistry& registry,
+                           const std::string& section,
+                           const std::string& what);
+
 }  // namespace mip

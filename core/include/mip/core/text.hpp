@@ -44,8 +44,9 @@ std::vector<std::string> split_list(const std::string& text, char separator);
 std::vector<std::string> split_skip_empty(const std::string& text,
                                           char separator);
 
-/// Expands a leading `~` (alone or before '/') to $HOME; any other path, and
-/// every path while HOME is unset, comes back unchanged ("~user" included).
+/// Expands a leading `~` (alone or before '/') to $HOME; any other path comes
+/// back unchanged ("~user" included). Throws mip::ConfigError when the path
+/// needs HOME and HOME is unset or empty.
 std::string expand_user(const std::string& path);
 
 }  // namespace mip

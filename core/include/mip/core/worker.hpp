@@ -52,6 +52,10 @@ std::optional<WorkerOptions> parse_worker_options(int argc,
                                                   const std::string& summary,
                                                   WorkerKind kind);
 
+/// CPUs this process may run on (its affinity mask). --threads above it is
+/// lowered to it, with a warning.
+int usable_cores();
+
 /// mip-online-trainer: episodes over a generator with partial validation.
 int run_online_trainer(int argc, char** argv);
 
