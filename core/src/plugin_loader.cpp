@@ -282,7 +282,7 @@ std::vector<std::string> PluginLoader::exported_symbols(
   MIP_CHECK(unreadable.empty(), PluginLoadError, who, ": ", unreadable);
   const std::string damaged = elf_sections_outside_file(path);
   MIP_CHECK(damaged.empty(), PluginLoadError, who,
-            ": not a shared library (damaged ELF file: ", damaged,
+            ": not a shared library (truncated or damaged ELF file: ", damaged,
             "); remove it from the plugin folder");
   try {
     boost::dll::library_info info(boost::dll::fs::path(path), true);

@@ -173,7 +173,9 @@ TEST(PluginLoader, LinkLoopsDanglingLinksAndTruncatedFilesAreNamed) {
                       (d.path() / "nowhere.so").string() +
                       "], which does not exist)");
   err = error_of([&] { PluginLoader::open(cut); });
-  EXPECT_HAS(err, "[" + cut + "]: not a shared library (it ends before");
+  // Either the ELF headers or the section table they point to end too soon.
+  EXPECT_HAS(err, "[" + cut + "]: not a shared library (");
+  EXPECT_HAS(err, "truncated or damaged");
   EXPECT_EQ(err.find("basic_ios"), std::string::npos) << err;
 
   // add_library() (mip-plugins info <lib.so>) canonicalises first.
