@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "common/worker_runs.hpp"
@@ -323,6 +325,17 @@ TEST(Signals, SigintDuringTheFinalValidationStopsAndIsRecorded) {
   EXPECT_EQ(lines(exp / "validation_set_agg_statistics.csv"), 1u);
 }
 
+/// Whether `sig` is pending for process `pid` (sent, not yet taken by a
+/// handler): the "ShdPnd" mask of /proc/<pid>/status.
+bool signal_pending(pid_t pid, int sig) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("ShdPnd:", 0) == 0)
+      return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1u;
+  return false;
+}
+
 /// A signal that ends the process at once leaves status.yaml "killed".
 void expect_killed(const TempDir& d, const std::vector<int>& signals) {
   const pid_t pid = start_long_run(d);
@@ -330,8 +343,11 @@ void expect_killed(const TempDir& d, const std::vector<int>& signals) {
   const fs::path exp = wait_for_rows(d, 30);
   ASSERT_FALSE(exp.empty()) << read(d.path() / "out.txt");
   for (int sig : signals) {
-    ::kill(pid, sig);  // apart, or the kernel merges the two into one
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // One at a time: a signal sent while the same one is still pending is
+    // merged into it by the kernel, so wait until the process has taken it.
+    ::kill(pid, sig);
+    for (int i = 0; i < 5000 && signal_pending(pid, sig); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const int status = wait_status(pid);
   ASSERT_TRUE(WIFSIGNALED(status)) << read(d.path() / "out.txt");
