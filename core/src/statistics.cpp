@@ -320,37 +320,4 @@ void CsvWriter::close() noexcept {
   formats_.clear();
 }
 
-void truncate_csv_after(const std::string& path, int64_t last_episode) {
-  if (!std::filesystem::exists(path))
-    return;
-  std::stringstream in(read_text_file(path));
-  std::string line, out;
-  if (!std::getline(in, line))
-    return;
-  out = line + "\n";
-  size_t column = std::string::npos, i = 0;
-  for (const auto& cell : split(line, ',')) {
-    if (cell == "episode")
-      column = i;
-    ++i;
-  }
-  while (std::getline(in, line)) {
-    if (line.empty())
-      continue;
-    const auto cells = split(line, ',');
-    int64_t episode = -1;
-    if (column < cells.size()) {
-      try {
-        episode = std::stoll(cells[column]);
-      } catch (const std::exception&) {
-        episode = -1;
-      }
-    }
-    if (column == std::string::npos ||
-        (episode >= 0 && episode <= last_episode))
-      out += line + "\n";
-  }
-  write_file_atomic(path, out);
-}
-
 }  // namespace mip

@@ -129,8 +129,4 @@ class CsvWriter {
   std::thread thread_;
 };
 
-/// Removes the rows of a statistics CSV whose `episode` column is above
-/// `last_episode` (used on resume; rewritten atomically).
-void truncate_csv_after(const std::string& path, int64_t last_episode);
-
 }  // namespace mip
