@@ -92,11 +92,15 @@ double Section::evaluate(const Run& run,
   col.collect("episode", static_cast<double>(episode));
   if (col.declared("epoch"))
     col.collect("epoch", static_cast<double>(epoch));
-  with_context([&] { return "statistics" + at(); },
-               [&] {
-                 problem->collect_statistics(col, batch, predictions);
-                 model.collect_statistics(col, batch, predictions);
-               });
+  with_context(
+      [&] {
+        return "problem [" + run.section_problem_name(name) + "] statistics" +
+               at();
+      },
+      [&] { problem->collect_statistics(col, batch, predictions); });
+  with_context(
+      [&] { return "model [" + run.model_name() + "] statistics" + at(); },
+      [&] { model.collect_statistics(col, batch, predictions); });
   if (loss_out)
     *loss_out = loss;
   return value;
@@ -110,10 +114,10 @@ void Section::aggregate(const Run& run, int64_t episode) {
   sdk::aggregate_mean_std(col, agg, "loss");
   if (agg.declared("epoch"))
     agg.set("epoch", col.values("epoch").back());
-  with_context("statistics", [&] {
-    problem->aggregate_statistics(col, agg);
-    run.model().aggregate_statistics(col, agg);
-  });
+  with_context("problem [" + run.section_problem_name(name) + "] aggregates",
+               [&] { problem->aggregate_statistics(col, agg); });
+  with_context("model [" + run.model_name() + "] aggregates",
+               [&] { run.model().aggregate_statistics(col, agg); });
 }
 
 }  // namespace mip

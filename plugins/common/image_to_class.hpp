@@ -78,8 +78,7 @@ class ImageToClassProblem : public mip::sdk::Problem {
   }
 
   void add_statistics(mip::sdk::StatisticsCollector& col) override {
-    col.add_statistic("acc", "{:12.10f}");
-    col.add_statistic("batch_size", "{:06d}");
+    mip::sdk::add_accuracy_statistics(col);
   }
 
   /// acc: share of samples whose largest logit is the target class.

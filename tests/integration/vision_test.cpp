@@ -22,6 +22,7 @@
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
 
+#include "common/components.hpp"
 #include "common/test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -122,67 +123,11 @@ fs::path write_cifar(const fs::path& root) {
   return dir;
 }
 
-std::vector<int64_t> range(int64_t n) {
-  std::vector<int64_t> v(size_t(n), 0);
-  for (int64_t i = 0; i < n; ++i)
-    v[size_t(i)] = i;
-  return v;
-}
+using test::range;
 
-// --- building components through the loader
-// ------------------------------------
-
-class Vision : public ::testing::Test {
+class Vision : public test::Components {
  protected:
-  PluginLoader loader_{{MIP_BUILD_PLUGIN_DIR}};
-  test::TempDir dir_;
-  std::vector<std::unique_ptr<ParamRegistry>> registries_;
-  at::Generator gen_ = at::make_generator<at::CPUGeneratorImpl>(1);
-
-  ParamRegistry& registry(const std::string& section,
-                          const Component& c,
-                          const std::string& yaml) {
-    registries_.push_back(std::make_unique<ParamRegistry>());
-    ParamRegistry& r = *registries_.back();
-    r.add_defaults(section, c.defaults_yaml, "defaults of " + c.name);
-    if (!yaml.empty()) {
-      // "a.b" and "{x: 1}" give "a: {b: {x: 1}}".
-      std::string text = yaml, rest = section;
-      for (size_t dot; (dot = rest.rfind('.')) != std::string::npos;
-           rest.resize(dot))
-        text = "{" + rest.substr(dot + 1) + ": " + text + "}";
-      const std::string file =
-          dir_.write("config" + std::to_string(registries_.size()) + ".yaml",
-                     rest + ": " + text + "\n");
-      r.load_files({file});
-    }
-    return r;
-  }
-
-  /// Problem `name` with the parameters `yaml` (a flow map) on its defaults.
-  std::shared_ptr<sdk::Problem> problem(const std::string& name,
-                                        const std::string& yaml) {
-    const Component& c = loader_.find(sdk::ComponentKind::kProblem, name);
-    ParamRegistry& r = registry("training.problem", c, yaml);
-    ComponentContext ctx(r.view("training.problem"), logger("test"));
-    return loader_.create_problem(c, ctx);
-  }
-
-  /// Model `name` sized from `problem`'s default values, as the trainer does.
-  std::shared_ptr<sdk::Model> model(const std::string& name,
-                                    const sdk::Problem& problem,
-                                    const std::string& yaml = "") {
-    const Component& c = loader_.find(sdk::ComponentKind::kModel, name);
-    ParamRegistry& r = registry("model", c, yaml);
-    for (const auto& [k, v] : problem.default_values())
-      r.add_default_number("model." + k, v, "problem");
-    ComponentContext ctx(r.view("model"), logger("test"));
-    return loader_.create_model(c, ctx);
-  }
-
-  std::string folder(const std::string& sub = "") const {
-    return sub.empty() ? dir_.str() : (dir_.path() / sub).string();
-  }
+  at::Generator gen_ = test::seeded(1);
 };
 
 // --- MNIST

@@ -79,9 +79,19 @@ inline void aggregate_sum(const StatisticsCollector& col,
   agg.set(agg_key, sum);
 }
 
+/// Declares the two per-episode statistics the accuracy aggregates are
+/// computed from: acc and batch_size. Call it in add_statistics() (a problem
+/// that declares them itself, in its own column order, need not).
+inline void add_accuracy_statistics(StatisticsCollector& col) {
+  col.add_statistic("acc", "{:12.10f}");
+  col.add_statistic("batch_size", "{:06d}");
+}
+
 /// MI-Prometheus's aggregates of classification and sequence problems:
 /// acc, acc_min, acc_max, acc_std and samples_aggregated (the sum of the
-/// collected batch_size). Pair with aggregate_accuracy().
+/// collected batch_size). Pair with aggregate_accuracy(); they need the
+/// statistics add_accuracy_statistics() declares (an undeclared one is an
+/// error naming it and the component).
 inline void add_accuracy_aggregators(StatisticsAggregator& agg) {
   add_mean_std_aggregators(agg, "acc", "{:12.10f}");
   agg.add_aggregator("samples_aggregated", "{:06d}");
