@@ -10,6 +10,7 @@
 #include "common/components.hpp"
 #include "common/sequences.hpp"
 #include "common/test_util.hpp"
+#include "common/worker_runs.hpp"
 
 namespace mip {
 namespace {
@@ -210,6 +211,28 @@ TEST_F(SerialRecallTask, ParameterErrorsNameTheKey) {
                        "max_sequence_length: 2, generation_mode: fast}");
              }),
              "[training.problem.generation_mode] = fast");
+}
+
+TEST(StatisticsErrors, AnUndeclaredStatisticNamesTheComponent) {
+  // The fixture declares the accuracy aggregates but not acc / batch_size:
+  // the error at the first aggregation names the problem and the key.
+  test::TempDir d;
+  const std::string cfg = d.write(
+      "agg.yaml",
+      "training:\n  problem: {name: FixtureProblem, batch_size: 8, size: 16,\n"
+      "    accuracy_aggregates: true}\n"
+      "  optimizer: {name: SGD, lr: 0.01}\n"
+      "  terminal_conditions: {episode_limit: 10}\n"
+      "validation:\n  problem: {name: FixtureProblem, batch_size: 8}\n"
+      "model: {name: FixtureModel}\n");
+  const test::RunResult r =
+      test::run(test::kOnline + " --config " + cfg + " --expdir " + d.str() +
+                "/exp --plugin-path " +
+                std::filesystem::path(MIP_FIXTURE_GOOD).parent_path().string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_HAS(r.output,
+             "problem [FixtureProblem] aggregates: statistic [acc] was never "
+             "declared");
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ class FixtureProblem final : public mip::sdk::Problem {
       : width_(ctx.params().get<int64_t>("width")),
         size_(ctx.params().get<int64_t>("size")),
         fail_at_(ctx.params().get<int64_t>("fail_at_sample")),
-        bad_batch_(ctx.params().get<std::string>("bad_batch")) {
+        bad_batch_(ctx.params().get<std::string>("bad_batch")),
+        accuracy_aggregates_(ctx.params().get<bool>("accuracy_aggregates")) {
     ctx.logger().debug("FixtureProblem built");
   }
   mip::sdk::DataDefinitions data_definitions() const override {
@@ -49,10 +50,22 @@ class FixtureProblem final : public mip::sdk::Problem {
                            const mip::sdk::DataDict& p) override {
     return torch::mse_loss(p.at("predictions"), b.at("targets"));
   }
+  // With accuracy_aggregates, the accuracy aggregates without the
+  // statistics they are computed from (a plugin author's mistake).
+  void add_aggregators(mip::sdk::StatisticsAggregator& agg) override {
+    if (accuracy_aggregates_)
+      mip::sdk::add_accuracy_aggregators(agg);
+  }
+  void aggregate_statistics(const mip::sdk::StatisticsCollector& col,
+                            mip::sdk::StatisticsAggregator& agg) override {
+    if (accuracy_aggregates_)
+      mip::sdk::aggregate_accuracy(col, agg);
+  }
 
  private:
   int64_t width_, size_, fail_at_;
   std::string bad_batch_;
+  bool accuracy_aggregates_;
 };
 
 class FixtureModel final : public mip::sdk::Model {
