@@ -70,6 +70,18 @@ class Components : public ::testing::Test {
     return loader_.create_model(c, ctx);
   }
 
+  /// Starts `p`'s length curriculum at `initial` as the trainer does (a
+  /// training.curriculum_learning section with initial_max_sequence_length).
+  void start_curriculum(sdk::Problem& p, int64_t initial) {
+    registries_.push_back(std::make_unique<ParamRegistry>());
+    ParamRegistry& r = *registries_.back();
+    r.load_files({dir_.write(
+        "curriculum" + std::to_string(registries_.size()) + ".yaml",
+        "training: {curriculum_learning: {initial_max_sequence_length: " +
+            std::to_string(initial) + "}}\n")});
+    p.curriculum_learning_initialize(*r.view("training.curriculum_learning"));
+  }
+
   std::string folder(const std::string& sub = "") const {
     return sub.empty() ? dir_.str() : (dir_.path() / sub).string();
   }
