@@ -104,6 +104,7 @@ struct Case {
 struct Sample {
   int64_t pairs = 0;
   std::vector<int64_t> x_lengths, y_lengths;
+  int64_t command_line = -1;  ///< on during the answers; -1: none
 };
 
 /// Parses sample `i` of `b` from its marker lines (0: primary, 1:
@@ -197,6 +198,8 @@ Sample expect_sample(const sdk::DataDict& b,
   const at::Tensor lines_on = commands.index({answering});
   EXPECT_TRUE(lines_on.eq(lines_on[0]).all().item<bool>());
   EXPECT_EQ(lines_on[0].sum().item<float>(), c > 4 ? 1.f : 0.f);
+  if (c > 4)
+    out.command_line = 4 + lines_on[0].argmax().item<int64_t>();
 
   EXPECT_GE(out.pairs, s.nmin);
   EXPECT_LE(out.pairs, s.nmax);
@@ -223,12 +226,13 @@ Sample expect_sample(const sdk::DataDict& b,
 class InterruptionTasks : public test::Components {
  protected:
   /// 40 seeds of `task` under `s`: every sample against the definition, the
-  /// same seed giving the same batch, the drawn counts and lengths covering
-  /// their ranges.
+  /// same seed giving the same batch, the drawn counts, lengths and command
+  /// lines covering their ranges; with not_optimized, samples differing.
   void check(const Task& task, const Case& s) {
     SCOPED_TRACE(task.name + " " + s.yaml(task));
     auto p = problem(task.name, s.yaml(task));
-    std::set<int64_t> pairs, lengths;
+    std::set<int64_t> pairs, lengths, command_lines;
+    bool samples_differ = false;
     for (uint64_t seed = 0; seed < 40; ++seed) {
       at::Generator gen = seeded(seed);
       const sdk::DataDict b = p->get_batch(test::range(s.batch), gen);
@@ -238,9 +242,11 @@ class InterruptionTasks : public test::Components {
         const Sample one = expect_sample(b, i, s, task);
         pairs.insert(one.pairs);
         lengths.insert(one.x_lengths.begin(), one.x_lengths.end());
+        command_lines.insert(one.command_line);
         // "optimized": one draw of pairs and lengths for the whole batch.
-        if (!s.per_sample)
-          EXPECT_TRUE(b.at("masks")[i].equal(b.at("masks")[0]));
+        const bool same = b.at("masks")[i].equal(b.at("masks")[0]);
+        EXPECT_TRUE(same || s.per_sample);
+        samples_differ = samples_differ || !same;
       }
       at::Generator again = seeded(seed);
       EXPECT_TRUE(
@@ -252,6 +258,15 @@ class InterruptionTasks : public test::Components {
     EXPECT_EQ(*pairs.rbegin(), s.nmax);
     EXPECT_EQ(*lengths.begin(), s.min_len);
     EXPECT_EQ(*lengths.rbegin(), s.max_len);
+    EXPECT_EQ(samples_differ, s.per_sample);
+    // Command lines: none with 4 control lines, else each extra one.
+    std::set<int64_t> all_lines = {-1};
+    if (s.control_bits > 4) {
+      all_lines.clear();
+      for (int64_t line = 4; line < s.control_bits; ++line)
+        all_lines.insert(line);
+    }
+    EXPECT_EQ(command_lines, all_lines);
   }
 
   /// The definition checks of `task` under several setups.
