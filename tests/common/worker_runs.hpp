@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,61 @@ inline fs::path short_serial_recall_run(const TempDir& d) {
   if (r.code != 0)
     return {};
   return only_experiment(d.path() / "exp", "training_configuration.yaml");
+}
+
+/// The `name` column of a CSV file (header excluded), as numbers.
+inline std::vector<double> csv_column(const fs::path& file,
+                                      const std::string& name) {
+  std::istringstream in(read(file));
+  std::string line, cell;
+  std::getline(in, line);
+  std::istringstream header(line);
+  int64_t index = -1;
+  for (int64_t k = 0; std::getline(header, cell, ','); ++k)
+    if (cell == name)
+      index = k;
+  EXPECT_GE(index, 0) << name << " not in " << file;
+  std::vector<double> values;
+  while (index >= 0 && std::getline(in, line)) {
+    std::istringstream row(line);
+    for (int64_t k = 0; std::getline(row, cell, ','); ++k)
+      if (k == index)
+        values.push_back(std::stod(cell));
+  }
+  return values;
+}
+
+/// `episodes` of online training of `problem` (a flow map with its name and
+/// parameters, for training and validation) with a small LSTM (32 units, one
+/// layer) under `d`/exp: the experiment folder (empty, with a test failure,
+/// when the run fails).
+inline fs::path short_lstm_run(const TempDir& d,
+                               const std::string& problem,
+                               int episodes = 200) {
+  const std::string config = d.write(
+      "config.yaml",
+      "training:\n"
+      "  seed_torch: 5\n  seed_numpy: 5\n"
+      "  problem: " +
+          problem +
+          "\n"
+          "  optimizer: {name: Adam, lr: 0.01}\n"
+          "  gradient_clipping: 10\n"
+          "  terminal_conditions: {episode_limit: " +
+          std::to_string(episodes) +
+          "}\n"
+          "validation:\n"
+          "  partial_validation_interval: 100\n"
+          "  problem: " +
+          problem +
+          "\n"
+          "model: {name: LSTM, hidden_state_size: 32, num_layers: 1}\n");
+  const RunResult r =
+      run(kOnline + " --config " + config + " --expdir " + d.str() + "/exp");
+  EXPECT_EQ(r.code, 0) << r.output;
+  if (r.code != 0)
+    return {};
+  return only_experiment(d.path() / "exp", "training_statistics.csv");
 }
 
 }  // namespace mip::test

@@ -412,59 +412,18 @@ TEST_F(InterruptionTasks, ParameterErrorsNameTheKey) {
 // --- short trainings with the LSTM
 // --------------------------------------------
 
-/// The `name` column of a CSV file, header excluded.
-std::vector<double> csv_column(const std::filesystem::path& file,
-                               const std::string& name) {
-  std::istringstream in(test::read(file));
-  std::string line, cell;
-  std::getline(in, line);
-  std::istringstream header(line);
-  int64_t index = -1;
-  for (int64_t k = 0; std::getline(header, cell, ','); ++k)
-    if (cell == name)
-      index = k;
-  EXPECT_GE(index, 0) << name << " not in " << file;
-  std::vector<double> values;
-  while (index >= 0 && std::getline(in, line)) {
-    std::istringstream row(line);
-    for (int64_t k = 0; std::getline(row, cell, ','); ++k)
-      if (k == index)
-        values.push_back(std::stod(cell));
-  }
-  return values;
-}
-
 /// 200 episodes of `task` with a small LSTM; checks the exit code and the
 /// acc column, which must rise above chance.
 void train_briefly(const std::string& task) {
   test::TempDir d;
-  const std::string problem =
-      "{name: " + task +
-      ", batch_size: 16, min_sequence_length: 1, max_sequence_length: 4, "
-      "num_subseq_min: 1, num_subseq_max: 2, size: 1600}";
-  const std::string config = d.write(
-      "config.yaml",
-      "training:\n"
-      "  seed_torch: 5\n  seed_numpy: 5\n"
-      "  problem: " +
-          problem +
-          "\n"
-          "  optimizer: {name: Adam, lr: 0.01}\n"
-          "  gradient_clipping: 10\n"
-          "  terminal_conditions: {episode_limit: 200}\n"
-          "validation:\n"
-          "  partial_validation_interval: 100\n"
-          "  problem: " +
-          problem +
-          "\n"
-          "model: {name: LSTM, hidden_state_size: 32, num_layers: 1}\n");
-  const test::RunResult r = test::run(test::kOnline + " --config " + config +
-                                      " --expdir " + d.str() + "/exp");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const auto exp =
-      test::only_experiment(d.path() / "exp", "training_statistics.csv");
+  const auto exp = test::short_lstm_run(
+      d, "{name: " + task +
+             ", batch_size: 16, min_sequence_length: 1, "
+             "max_sequence_length: 4, num_subseq_min: 1, num_subseq_max: 2, "
+             "size: 1600}");
+  ASSERT_FALSE(exp.empty());
   const std::vector<double> acc =
-      csv_column(exp / "training_statistics.csv", "acc");
+      test::csv_column(exp / "training_statistics.csv", "acc");
   ASSERT_EQ(acc.size(), 200u);
   for (double a : acc) {
     EXPECT_GE(a, 0.0);
