@@ -108,8 +108,10 @@ int list_components(const PluginLoader& loader) {
       if (c.kind != kind)
         continue;
       std::string names = c.name;
-      for (const auto& a : c.aliases)
-        names += ", " + a;
+      for (size_t i = 0; i < c.aliases.size(); ++i)
+        names += (i ? ", " : "  (aliases: ") + c.aliases[i];
+      if (!c.aliases.empty())
+        names += ")";
       std::cout << "  " << names << "\n      " << c.description << "\n      "
                 << c.library->path << "\n";
     }

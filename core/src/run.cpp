@@ -97,12 +97,14 @@ const Component& Run::problem_component(const std::string& section) {
             "] is required: name the problem class, e.g. "
             "SerialRecallCommandLines (mip-plugins list shows them)");
   const std::string name =
-      registry_.view(section + ".problem")->get<std::string>("name");
+      fs::path(registry_.view(section + ".problem")->get<std::string>("name"))
+          .filename()
+          .string();
   const Component& c = with_context(
       "[" + key + "] (" + registry_.origin(key) + ")", [&]() -> auto& {
-        return loader_->find(sdk::ComponentKind::kProblem,
-                             fs::path(name).filename().string());
+        return loader_->find(sdk::ComponentKind::kProblem, name);
       });
+  note_alias(key, name, c);
   registry_.add_defaults(
       section + ".problem", c.defaults_yaml,
       "defaults of " + c.name + " (" + c.library->path + ")");
@@ -120,12 +122,20 @@ const Component& Run::model_component() {
       "[model.name] (" + registry_.origin("model.name") + ")", [&]() -> auto& {
         return loader_->find(sdk::ComponentKind::kModel, name);
       });
+  note_alias("model.name", name, c);
   registry_.add_defaults(
       "model", c.defaults_yaml,
       "defaults of " + c.name + " (" + c.library->path + ")");
   log_plugin_warnings();
   log_.info("Model " + c.name + " from " + c.library->path);
   return c;
+}
+
+void Run::note_alias(const std::string& key,
+                     const std::string& name,
+                     const Component& c) {
+  if (name != c.name)
+    log_.info(key + ": [" + name + "] is an alias of [" + c.name + "]");
 }
 
 void Run::log_plugin_warnings() {
@@ -168,9 +178,10 @@ void Run::check_unknown_keys(bool model_known) {
 
 std::shared_ptr<sdk::Problem> Run::build_problem(const Component& c,
                                                  const std::string& section) {
+  // The canonical name, whatever alias the configuration used: one task,
+  // one experiment folder (as the model's).
   if (problem_name_.empty())
-    problem_name_ =
-        registry_.view(section + ".problem")->get<std::string>("name");
+    problem_name_ = c.name;
   ComponentContext ctx(registry_.view(section + ".problem"), logger(c.name));
   return loader_->create_problem(c, ctx);
 }

@@ -40,8 +40,9 @@ std::string without_read_override(const TempDir& d) {
 TEST(MipPlugins, ListAndInfo) {
   RunResult r = run(kPlugins + " list");
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("SerialRecallCommandLines, SerialRecall"),
-            std::string::npos);
+  EXPECT_NE(r.output.find("SerialRecallCommandLines  (aliases: SerialRecall"),
+            std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("LSTM"), std::string::npos);
   r = run(kPlugins + " info SerialRecall");
   EXPECT_EQ(r.code, 0) << r.output;

@@ -219,6 +219,59 @@ TEST(OnlineTrainer, UnknownProblemSuggestsTheClosestName) {
       << r.output;
 }
 
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + what.size()))
+    ++n;
+  return n;
+}
+
+TEST(OnlineTrainer, AliasRunsTheCanonicalComponentWithOneNoticePerSection) {
+  TempDir d;
+  const std::string base = " --config " + kSource +
+                           "/configs/serial_recall/lstm.yaml"
+                           " --set training.terminal_conditions.episode_limit=4"
+                           " --set validation.partial_validation_interval=2";
+  // The short name MI-Prometheus's files used, in two sections.
+  RunResult r = run(kTrainer + " --expdir " + d.str() + "/alias" + base +
+                    " --set training.problem.name=SerialRecall"
+                    " --set validation.problem.name=SerialRecall");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* section : {"training", "validation"})
+    EXPECT_EQ(count(r.output, std::string(section) +
+                                  ".problem.name: [SerialRecall] is an alias "
+                                  "of [SerialRecallCommandLines]"),
+              1u)
+        << r.output;
+  EXPECT_EQ(count(r.output, "is an alias of"), 2u) << r.output;
+  const fs::path alias = only_experiment(d.path() / "alias");
+  EXPECT_EQ(alias.parent_path(),
+            d.path() / "alias" / "SerialRecallCommandLines" / "LSTM");
+  // The resolved configuration keeps the name as written.
+  EXPECT_NE(
+      read(alias / "training_configuration.yaml").find("name: SerialRecall\n"),
+      std::string::npos);
+
+  // Otherwise the same run as under the registered name, which logs no notice.
+  r = run(kTrainer + " --expdir " + d.str() + "/canonical" + base);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(count(r.output, "is an alias of"), 0u) << r.output;
+  const fs::path canonical = only_experiment(d.path() / "canonical");
+  for (const char* f : {"training_statistics.csv", "validation_statistics.csv"})
+    EXPECT_EQ(read(alias / f), read(canonical / f)) << f;
+
+  // Names match exactly: another spelling is an error with a hint.
+  r = run(kTrainer + " --expdir " + d.str() + "/near" + base +
+          " --set training.problem.name=serialrecall");
+  EXPECT_EQ(r.code, 4) << r.output;
+  EXPECT_NE(r.output.find("no plugin provides the problem [serialrecall]; did "
+                          "you mean [SerialRecall]"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(d.path() / "near"));
+}
+
 TEST(OnlineTrainer, HandshakeMismatchStopsBeforeTraining) {
   TempDir d;
   const RunResult r =

@@ -95,7 +95,8 @@ class Run {
   sdk::Model& model() const { return *model_; }
   const c10::Device& device() const { return device_; }
   uint64_t data_seed() const { return seed_data_; }
-  /// The name of the training problem (it names the run).
+  /// The registered name of the training problem (it names the run, even
+  /// when the configuration used an alias).
   const std::string& problem_name() const { return problem_name_; }
   /// The configured name of `section`'s problem.
   std::string section_problem_name(const std::string& section) const;
@@ -103,6 +104,10 @@ class Run {
 
  private:
   void log_plugin_warnings();
+  /// Logs that the configuration's `key` named component `c` by an alias.
+  void note_alias(const std::string& key,
+                  const std::string& name,
+                  const Component& c);
 
   WorkerOptions opts_;
   Logger& log_;
