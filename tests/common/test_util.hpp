@@ -90,6 +90,23 @@ inline std::filesystem::path only_experiment(
   return found.empty() ? std::filesystem::path() : found[0];
 }
 
+/// Rows of a CSV file split on commas, the header first.
+inline std::vector<std::vector<std::string>> csv_rows(
+    const std::filesystem::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::stringstream in(read(p));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, ','))
+      cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
 /// Result of a child process.
 struct RunResult {
   int code = -1;

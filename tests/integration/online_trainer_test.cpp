@@ -13,6 +13,7 @@ namespace fs = std::filesystem;
 namespace mip {
 namespace {
 
+using test::csv_rows;
 using test::only_experiment;
 using test::read;
 using test::run;
@@ -21,22 +22,6 @@ using test::TempDir;
 
 const std::string kTrainer = MIP_ONLINE_TRAINER;
 const std::string kSource = MIP_SOURCE_DIR;
-
-/// Rows of a CSV file (header first).
-std::vector<std::vector<std::string>> csv(const fs::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream in(read(p));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream ls(line);
-    std::string cell;
-    while (std::getline(ls, cell, ','))
-      cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
 
 double column(const std::vector<std::vector<std::string>>& rows,
               size_t row,
@@ -74,18 +59,18 @@ TEST(OnlineTrainer, ShippedConfigWritesTheExperimentAndTheLossFalls) {
             std::string::npos)
       << status;
 
-  const auto train_rows = csv(exp / "training_statistics.csv");
+  const auto train_rows = csv_rows(exp / "training_statistics.csv");
   ASSERT_EQ(train_rows[0], (std::vector<std::string>{
                                "loss", "episode", "epoch", "acc", "seq_length",
                                "max_seq_length", "batch_size"}));
   EXPECT_EQ(train_rows.size(), 1u + 2000u);  // one row per episode
-  const auto valid = csv(exp / "validation_statistics.csv");
+  const auto valid = csv_rows(exp / "validation_statistics.csv");
   ASSERT_GE(valid.size(), 3u);
   const double first = column(valid, 1, "loss");
   const double last = column(valid, valid.size() - 1, "loss");
   EXPECT_NEAR(first, std::log(2.0), 0.05);
   EXPECT_LT(last, 0.5 * first) << "validation loss " << first << " -> " << last;
-  const auto agg = csv(exp / "validation_set_agg_statistics.csv");
+  const auto agg = csv_rows(exp / "validation_set_agg_statistics.csv");
   EXPECT_EQ(agg[0][0], "episode");
   EXPECT_EQ(agg.size(), 2u);
   // Curriculum: the training length grows from the initial 3 to the cap 5.
@@ -162,8 +147,8 @@ TEST(OnlineTrainer, MiPrometheusConfigFilesRunUnchanged) {
   const std::string resolved = read(exp / "training_configuration.yaml");
   EXPECT_NE(resolved.find("hidden_state_size: 256"), std::string::npos);
   EXPECT_NE(resolved.find("size: 32000"), std::string::npos);
-  EXPECT_EQ(csv(exp / "training_statistics.csv").size(), 1u + 3u);
-  EXPECT_EQ(csv(exp / "validation_statistics.csv").size(),
+  EXPECT_EQ(csv_rows(exp / "training_statistics.csv").size(), 1u + 3u);
+  EXPECT_EQ(csv_rows(exp / "validation_statistics.csv").size(),
             1u + 2u + 1u);  // 0, 2, final
 }
 
@@ -177,7 +162,8 @@ TEST(OnlineTrainer, LossStopConverges) {
   EXPECT_NE(read(exp / "status.yaml")
                 .find("Converged (Partial Validation Loss went below"),
             std::string::npos);
-  EXPECT_EQ(csv(exp / "training_statistics.csv").size(), 2u);  // episode 0 only
+  EXPECT_EQ(csv_rows(exp / "training_statistics.csv").size(),
+            2u);  // episode 0 only
 }
 
 TEST(OnlineTrainer, UnknownKeyFailsWithFileLineAndHintAndLeavesNoFolder) {
