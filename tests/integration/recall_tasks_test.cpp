@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <functional>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -164,6 +165,11 @@ struct TaskCase {
   std::string yaml;  ///< the flow map, without braces, e.g. "num_items: 2"
   AnswerOf answer_of;
 };
+
+/// Test names show the task, not the bytes of the case.
+void PrintTo(const TaskCase& t, std::ostream* os) {
+  *os << t.name;
+}
 
 class RecallTasks : public test::Components {
  protected:
