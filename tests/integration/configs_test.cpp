@@ -1,0 +1,417 @@
+// The experiments under configs/, run as MI-Prometheus's users run them: from
+// the repository root, named by a path relative to it. Every file that holds
+// a model and a training section (after its default_configs) is found by
+// walking the folder and trained for a few episodes, shrunk with --set. Then
+// files written the way MI-Prometheus's users wrote theirs (its legacy problem
+// names, default_configs as a comma-separated string of root-relative paths,
+// its dead keys) are run against our shared defaults.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <mip/core/registry.hpp>
+
+#include "common/worker_runs.hpp"
+
+namespace fs = std::filesystem;
+
+namespace mip {
+namespace {
+
+using namespace test;
+
+const fs::path kConfigs = fs::path(kSource) / "configs";
+const fs::path kPlugins = MIP_BUILD_PLUGIN_DIR;
+
+/// The plugin library of each algorithmic task, under its canonical name and
+/// the legacy names the MI-Prometheus-style files below use. A task whose
+/// library is not built is skipped with that reason; any other failure fails.
+const std::map<std::string, std::string>& task_libraries() {
+  static const std::map<std::string, std::string> libraries = [] {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> by_lib =
+        {{"mip_serial_recall", {"SerialRecallCommandLines"}},
+         {"mip_recall",
+          {"RepeatSerialRecallCommandLines", "ScratchPadCommandLines",
+           "scratch_pad"}},
+         {"mip_manipulation_temporal",
+          {"ReverseRecallCommandLines", "RepeatReverseRecallCommandLines",
+           "SkipRecallCommandLines", "ManipulationTemporalRotation",
+           "reverse_recall", "manipulation_temporal_swap"}},
+         {"mip_manipulation_spatial",
+          {"ManipulationSpatialNot", "ManipulationSpatialRotation",
+           "manipulation_spatial_rotation"}},
+         {"mip_dual_comparison",
+          {"SequenceComparisonCommandLines", "SequenceEqualityCommandLines",
+           "SequenceSymmetryCommandLines"}},
+         {"mip_dual_distraction",
+          {"DistractionCarry", "DistractionForget", "DistractionIgnore",
+           "ReadingSpan", "distraction_forget", "reading_span"}},
+         {"mip_dual_interruption",
+          {"InterruptionNot", "InterruptionReverseRecall",
+           "InterruptionSwapRecall", "OperationSpan", "operation_span"}}};
+    std::map<std::string, std::string> m;
+    for (const auto& [lib, names] : by_lib)
+      for (const auto& n : names)
+        m[n] = "lib" + lib + ".so";
+    return m;
+  }();
+  return libraries;
+}
+
+/// Why a run of `problem` cannot happen in this build ("" when it can): its
+/// plugin is not built yet, or its data set is not installed.
+std::string missing_for(const std::string& problem) {
+  const auto lib = task_libraries().find(problem);
+  if (lib != task_libraries().end() && !fs::exists(kPlugins / lib->second))
+    return "plugin " + lib->second + " (" + problem + ") is not in " +
+           kPlugins.string() + " yet";
+  if (problem == "FashionMNIST" &&
+      !fs::exists("/usr/share/datasets/fashion-mnist"))
+    return "/usr/share/datasets/fashion-mnist is absent (apt-get install "
+           "dataset-fashion-mnist)";
+  return "";
+}
+
+/// Runs `f` with the repository root as the working directory, where
+/// MI-Prometheus's users stand, and returns to where it was.
+template <typename F>
+void from_root(F&& f) {
+  const fs::path old = fs::current_path();
+  fs::current_path(kSource);
+  try {
+    f();
+  } catch (...) {
+    fs::current_path(old);
+    throw;
+  }
+  fs::current_path(old);
+}
+
+/// One experiment file: its path from the repository root, and the keys of
+/// its resolved configuration the shrinking needs.
+struct Experiment {
+  std::string path;  ///< "configs/dwm_baselines/lstm/serial_recall.yaml"
+  std::string problem;
+  std::map<std::string, bool> has;  ///< key path -> present in the files
+};
+
+/// How a failing case names its file.
+void PrintTo(const Experiment& x, std::ostream* os) {
+  *os << x.path;
+}
+
+const std::vector<std::string> kShrinkable = {
+    "validation.problem",
+    "validation.problem.min_sequence_length",
+    "validation.problem.num_subseq_min",
+    "validation.problem.size",
+    "validation.sampler.indices",
+    "model.hidden_state_size"};
+
+/// What the shrinking needs to know of the experiment in `path` (named from
+/// the repository root, or absolute), read through the real registry.
+Experiment describe(const std::string& path) {
+  Experiment x{path, "", {}};
+  from_root([&] {
+    ParamRegistry r;
+    r.load_files({path});
+    x.problem = r.has("training.problem.name")
+                    ? r.view("training.problem")->get<std::string>("name")
+                    : "";
+    x.has["model.name"] = r.has("model.name");
+    for (const auto& k : kShrinkable)
+      x.has[k] = r.has(k);
+  });
+  return x;
+}
+
+/// Every file under configs/ that, followed through its default_configs,
+/// names a model and a training problem: the experiments. The others are
+/// the defaults they include.
+std::vector<Experiment> experiments() {
+  std::vector<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(kConfigs))
+    if (e.is_regular_file() && e.path().extension() == ".yaml")
+      files.push_back(e.path().lexically_relative(kSource).generic_string());
+  std::sort(files.begin(), files.end());
+  std::vector<Experiment> found;
+  for (const auto& f : files) {
+    Experiment x = describe(f);
+    if (x.has.at("model.name") && !x.problem.empty())
+      found.push_back(x);
+  }
+  return found;
+}
+
+/// The --set options that make a run of `x` take about a second: 4 episodes
+/// of 8 samples, a partial validation at episodes 0 and 2 (and the last) on
+/// short sequences, a final full validation of 16 samples, a small model.
+/// Each is set only where the experiment has the key (a generated problem
+/// always has a size), so that no key is added that its components would
+/// not know.
+std::string shrink(const Experiment& x) {
+  std::string s =
+      " --set training.terminal_conditions.episode_limit=4"
+      " --set validation.partial_validation_interval=2"
+      " --set training.problem.batch_size=8";
+  if (x.has.at("validation.problem"))
+    s += " --set validation.problem.batch_size=8";
+  if (x.has.at("validation.problem.min_sequence_length"))
+    s += " --set validation.problem.min_sequence_length=4"
+         " --set validation.problem.max_sequence_length=4";
+  if (x.has.at("validation.problem.num_subseq_min"))
+    s += " --set validation.problem.num_subseq_min=2"
+         " --set validation.problem.num_subseq_max=2";
+  if (x.has.at("validation.problem.size") ||
+      task_libraries().count(x.problem) > 0)
+    s += " --set validation.problem.size=16";
+  if (x.has.at("validation.sampler.indices"))
+    s += " --set 'validation.sampler.indices=[0, 16]'";
+  if (x.has.at("model.hidden_state_size"))
+    s += " --set model.hidden_state_size=16";
+  return s;
+}
+
+/// The rows of a CSV file, split at commas.
+std::vector<std::vector<std::string>> csv(const fs::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read(p));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> row;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');)
+      row.push_back(cell);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+/// The value of `column` in each data row of `rows` (its header first).
+std::vector<std::string> column(
+    const std::vector<std::vector<std::string>>& rows,
+    const std::string& column) {
+  std::vector<std::string> values;
+  if (rows.empty())
+    return values;
+  const auto& header = rows[0];
+  const auto at = std::find(header.begin(), header.end(), column);
+  EXPECT_NE(at, header.end()) << "no column [" << column << "]";
+  if (at == header.end())
+    return values;
+  const size_t i = static_cast<size_t>(at - header.begin());
+  for (size_t r = 1; r < rows.size(); ++r)
+    values.push_back(i < rows[r].size() ? rows[r][i] : "");
+  return values;
+}
+
+/// Checks the statistics of a 4-episode run validated every 2 episodes: one
+/// training row per episode, partial validations at episodes 0, 2 and 3, the
+/// final full validation, each with a loss (and an accuracy for the
+/// sequence tasks).
+void expect_statistics(const fs::path& exp, const std::string& problem) {
+  EXPECT_HAS(read(exp / "status.yaml"), "state: finished");
+  const auto train = csv(exp / "training_statistics.csv");
+  ASSERT_EQ(train.size(), 1u + 4u) << exp;
+  const auto valid = csv(exp / "validation_statistics.csv");
+  EXPECT_EQ(valid.size(), 1u + 3u) << exp;
+  const auto full = csv(exp / "validation_set_agg_statistics.csv");
+  EXPECT_EQ(full.size(), 1u + 1u) << exp;
+  const bool sequence_task = task_libraries().count(problem) > 0;
+  for (const auto* rows : {&train, &valid, &full}) {
+    for (const auto& v : column(*rows, "loss"))
+      EXPECT_GT(std::stod(v), 0.0) << exp;
+    if (sequence_task)
+      for (const auto& v : column(*rows, "acc")) {
+        EXPECT_GE(std::stod(v), 0.0) << exp;
+        EXPECT_LE(std::stod(v), 1.0) << exp;
+      }
+  }
+}
+
+class ConfigFile : public ::testing::TestWithParam<Experiment> {};
+
+TEST_P(ConfigFile, RunsFromTheRepositoryRoot) {
+  const Experiment& x = GetParam();
+  const std::string missing = missing_for(x.problem);
+  if (!missing.empty())
+    GTEST_SKIP() << x.path << ": " << missing;
+  TempDir d;
+  const RunResult r = run("cd " + kSource + " && " + kOnline + " --config " +
+                          x.path + " --expdir " + d.str() + "/exp" + shrink(x));
+  ASSERT_EQ(r.code, 0) << x.path << "\n" << r.output;
+  expect_statistics(only_experiment(d.path() / "exp"), x.problem);
+}
+
+std::string test_name(const ::testing::TestParamInfo<Experiment>& info) {
+  std::string name = fs::path(info.param.path)
+                         .lexically_relative("configs")
+                         .replace_extension()
+                         .string();
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)))
+      c = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs,
+                         ConfigFile,
+                         ::testing::ValuesIn(experiments()),
+                         test_name);
+
+TEST(Configs, EveryTaskHasItsExperiments) {
+  // The folders MI-Prometheus's users know, with one LSTM experiment per
+  // task (dwm_baselines) and the eight maes_baselines tasks.
+  std::map<std::string, int> per_problem;
+  for (const auto& x : experiments())
+    if (x.path.rfind("configs/dwm_baselines/lstm/", 0) == 0)
+      ++per_problem[x.problem];
+  for (const auto& [name, lib] : task_libraries())
+    if (std::isupper(static_cast<unsigned char>(name[0])))
+      EXPECT_EQ(per_problem[name], 1) << name << " (" << lib << ")";
+  for (const char* task :
+       {"serial_recall", "reverse_recall", "odd_recall", "sequence_comparison",
+        "sequence_equality", "sequence_symmetry", "repeat_serial_recall",
+        "repeat_reverse_recall"})
+    EXPECT_TRUE(fs::exists(kConfigs / "maes_baselines/lstm" /
+                           (std::string("lstm_") + task + ".yaml")))
+        << task;
+}
+
+// --- files as MI-Prometheus's users wrote them -----------------------------
+
+/// A file in MI-Prometheus's own layout: a comma-separated default_configs
+/// string over several lines, the problem name anchored once and aliased in
+/// the other sections, `extra` lines added to each problem section,
+/// `training` lines to the training section and `tail` at the end.
+std::string mip_style(const std::vector<std::string>& defaults,
+                      const std::string& name,
+                      const std::string& extra = "",
+                      const std::string& training = "",
+                      const std::string& tail = "") {
+  std::string s = "# Load the defaults first.\ndefault_configs: \n";
+  for (size_t i = 0; i < defaults.size(); ++i)
+    s += "    " + defaults[i] + (i + 1 < defaults.size() ? ",\n" : "\n");
+  s += "\n# Then the problem.\ntraining:\n    problem:\n        name: &name " +
+       name + "\n" + extra + training;
+  for (const char* section : {"validation", "testing"})
+    s += std::string("\n") + section +
+         ":\n    problem:\n        name: *name \n" + extra;
+  return s + tail;
+}
+
+struct MipStyleFile {
+  std::string file;  ///< its name in the TempDir
+  std::string content;
+  std::string canonical;               ///< the problem it must resolve to
+  std::vector<std::string> dead_keys;  ///< MI-Prometheus's keys we refuse
+};
+
+const std::string kDwmLstm = "configs/dwm_baselines/lstm/default_lstm.yaml";
+const std::string kDwmDual =
+    "configs/dwm_baselines/default_settings_dual_task.yaml";
+const std::string kDwmSimple =
+    "configs/dwm_baselines/default_settings_simple_task.yaml";
+
+std::vector<MipStyleFile> mip_style_files() {
+  return {
+      {"distraction_forget.yaml",
+       mip_style({kDwmLstm, kDwmDual}, "distraction_forget"),
+       "DistractionForget",
+       {}},
+      {"operation_span.yaml",
+       mip_style({kDwmLstm, kDwmDual}, "operation_span",
+                 "        num_rotation: 0.5\n"),
+       "OperationSpan",
+       {}},
+      {"scratch_pad.yaml",
+       mip_style({kDwmLstm, kDwmDual}, "scratch_pad"),
+       "ScratchPadCommandLines",
+       {}},
+      {"reverse_recall.yaml",
+       mip_style({"configs/maes_baselines/lstm/default_lstm.yaml",
+                  "configs/maes_baselines/default_problem.yaml",
+                  "configs/maes_baselines/default_training.yaml"},
+                 "reverse_recall"),
+       "ReverseRecallCommandLines",
+       {}},
+      {"manipulation_temporal_swap.yaml",
+       mip_style({kDwmLstm, kDwmSimple}, "manipulation_temporal_swap",
+                 "        num_items: 0.5\n"),
+       "ManipulationTemporalRotation",
+       {}},
+      // MI-Prometheus's LSTM file for it took the dual-task settings, whose
+      // num_subseq_* the task does not read: dead keys, refused unless
+      // --lenient. (Its `num_bits` is the task's older name of
+      // num_bits_shifted.)
+      {"manipulation_spatial_rotation.yaml",
+       mip_style({kDwmLstm, kDwmDual}, "manipulation_spatial_rotation",
+                 "        num_bits: 0.5\n"),
+       "ManipulationSpatialRotation",
+       {"training.problem.num_subseq_min", "training.problem.num_subseq_max"}},
+      // Its reading span file gave the model control_bits, which no model
+      // reads.
+      {"reading_span.yaml",
+       mip_style({kDwmLstm, kDwmDual}, "reading_span",
+                 "        control_bits: &cbits 2\n", "",
+                 "\nmodel:\n    control_bits: *cbits\n"),
+       "ReadingSpan",
+       {"model.control_bits"}},
+      // Its simple-task defaults spelt the episode limit eposides_limit.
+      {"serial_recall.yaml",
+       mip_style({kDwmLstm, kDwmSimple}, "SerialRecallCommandLines", "",
+                 "    terminal_conditions:\n"
+                 "        eposides_limit: 100000\n"),
+       "SerialRecallCommandLines",
+       {"training.terminal_conditions.eposides_limit"}},
+  };
+}
+
+void PrintTo(const MipStyleFile& f, std::ostream* os) {
+  *os << f.file;
+}
+
+class MipStyle : public ::testing::TestWithParam<MipStyleFile> {};
+
+TEST_P(MipStyle, ResolvesAgainstOurDefaultsFromTheRepositoryRoot) {
+  const MipStyleFile& f = GetParam();
+  const std::string missing = missing_for(f.canonical);
+  if (!missing.empty())
+    GTEST_SKIP() << f.file << ": " << missing;
+  TempDir d;
+  const std::string file = d.write(f.file, f.content);
+  const Experiment x = describe(file);
+  const std::string command = "cd " + kSource + " && " + kOnline +
+                              " --config " + file + " --expdir " + d.str() +
+                              "/exp" + shrink(x);
+  if (!f.dead_keys.empty()) {
+    const RunResult strict = run(command);
+    EXPECT_EQ(strict.code, 3) << strict.output;
+    for (const auto& key : f.dead_keys)
+      EXPECT_HAS(strict.output, "unknown key [" + key + "]");
+    EXPECT_FALSE(fs::exists(d.path() / "exp"));
+  }
+  const RunResult r = run(command + (f.dead_keys.empty() ? "" : " --lenient"));
+  ASSERT_EQ(r.code, 0) << f.content << "\n" << r.output;
+  // The legacy name resolves to the task's own component, and its library
+  // is the task's.
+  const auto lib = task_libraries().find(f.canonical);
+  ASSERT_NE(lib, task_libraries().end());
+  EXPECT_HAS(r.output, "Problem " + f.canonical + " (training) from ");
+  EXPECT_HAS(r.output, lib->second);
+  expect_statistics(only_experiment(d.path() / "exp"), f.canonical);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configs,
+    MipStyle,
+    ::testing::ValuesIn(mip_style_files()),
+    [](const ::testing::TestParamInfo<MipStyleFile>& info) {
+      return fs::path(info.param.file).stem().string();
+    });
+
+}  // namespace
+}  // namespace mip
