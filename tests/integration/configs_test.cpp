@@ -97,6 +97,7 @@ struct Experiment {
   std::string path;  ///< "configs/dwm_baselines/lstm/serial_recall.yaml"
   std::string problem;
   std::map<std::string, bool> has;  ///< key path -> present in the files
+  std::string error;  ///< why the files could not be read ("" if they could)
 };
 
 /// How a failing case names its file.
@@ -115,10 +116,17 @@ const std::vector<std::string> kShrinkable = {
 /// What the shrinking needs to know of the experiment in `path` (named from
 /// the repository root, or absolute), read through the real registry.
 Experiment describe(const std::string& path) {
-  Experiment x{path, "", {}};
+  Experiment x{path, "", {}, ""};
+  for (const auto& k : kShrinkable)
+    x.has[k] = false;
   from_root([&] {
     ParamRegistry r;
-    r.load_files({path});
+    try {
+      r.load_files({path});
+    } catch (const Error& e) {
+      x.error = e.what();
+      return;
+    }
     x.problem = r.has("training.problem.name")
                     ? r.view("training.problem")->get<std::string>("name")
                     : "";
@@ -141,7 +149,8 @@ std::vector<Experiment> experiments() {
   std::vector<Experiment> found;
   for (const auto& f : files) {
     Experiment x = describe(f);
-    if (x.has.at("model.name") && !x.problem.empty())
+    // A file that cannot be read is kept, for its test to fail with why.
+    if (!x.error.empty() || (x.has["model.name"] && !x.problem.empty()))
       found.push_back(x);
   }
   return found;
@@ -236,6 +245,7 @@ class ConfigFile : public ::testing::TestWithParam<Experiment> {};
 
 TEST_P(ConfigFile, RunsFromTheRepositoryRoot) {
   const Experiment& x = GetParam();
+  ASSERT_EQ(x.error, "") << x.path;
   const std::string missing = missing_for(x.problem);
   if (!missing.empty())
     GTEST_SKIP() << x.path << ": " << missing;
@@ -263,22 +273,30 @@ INSTANTIATE_TEST_SUITE_P(Configs,
                          test_name);
 
 TEST(Configs, EveryTaskHasItsExperiments) {
-  // The folders MI-Prometheus's users know, with one LSTM experiment per
-  // task (dwm_baselines) and the eight maes_baselines tasks.
-  std::map<std::string, int> per_problem;
-  for (const auto& x : experiments())
+  // The folders MI-Prometheus's users know: one LSTM experiment per task in
+  // dwm_baselines, and the eight tasks of maes_baselines under its names.
+  std::map<std::string, int> dwm;
+  std::map<std::string, std::string> maes;  // file -> problem
+  for (const auto& x : experiments()) {
     if (x.path.rfind("configs/dwm_baselines/lstm/", 0) == 0)
-      ++per_problem[x.problem];
+      ++dwm[x.problem];
+    if (x.path.rfind("configs/maes_baselines/lstm/", 0) == 0)
+      maes[fs::path(x.path).stem().string()] = x.problem;
+  }
   for (const auto& [name, lib] : task_libraries())
     if (std::isupper(static_cast<unsigned char>(name[0])))
-      EXPECT_EQ(per_problem[name], 1) << name << " (" << lib << ")";
-  for (const char* task :
-       {"serial_recall", "reverse_recall", "odd_recall", "sequence_comparison",
-        "sequence_equality", "sequence_symmetry", "repeat_serial_recall",
-        "repeat_reverse_recall"})
-    EXPECT_TRUE(fs::exists(kConfigs / "maes_baselines/lstm" /
-                           (std::string("lstm_") + task + ".yaml")))
-        << task;
+      EXPECT_EQ(dwm[name], 1) << name << " (" << lib << ")";
+  EXPECT_EQ(dwm.size(), 20u);
+  const std::map<std::string, std::string> expected = {
+      {"lstm_serial_recall", "SerialRecallCommandLines"},
+      {"lstm_reverse_recall", "ReverseRecallCommandLines"},
+      {"lstm_odd_recall", "SkipRecallCommandLines"},
+      {"lstm_sequence_comparison", "SequenceComparisonCommandLines"},
+      {"lstm_sequence_equality", "SequenceEqualityCommandLines"},
+      {"lstm_sequence_symmetry", "SequenceSymmetryCommandLines"},
+      {"lstm_repeat_serial_recall", "RepeatSerialRecallCommandLines"},
+      {"lstm_repeat_reverse_recall", "RepeatReverseRecallCommandLines"}};
+  EXPECT_EQ(maes, expected);
 }
 
 // --- files as MI-Prometheus's users wrote them -----------------------------
@@ -384,6 +402,7 @@ TEST_P(MipStyle, ResolvesAgainstOurDefaultsFromTheRepositoryRoot) {
   TempDir d;
   const std::string file = d.write(f.file, f.content);
   const Experiment x = describe(file);
+  ASSERT_EQ(x.error, "") << f.content;
   const std::string command = "cd " + kSource + " && " + kOnline +
                               " --config " + file + " --expdir " + d.str() +
                               "/exp" + shrink(x);
