@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -297,6 +298,67 @@ TEST(Configs, EveryTaskHasItsExperiments) {
       {"lstm_repeat_serial_recall", "RepeatSerialRecallCommandLines"},
       {"lstm_repeat_reverse_recall", "RepeatReverseRecallCommandLines"}};
   EXPECT_EQ(maes, expected);
+}
+
+TEST(Configs, TheIndexNamesEachTaskWithItsAliasesAndLibrary) {
+  // docs/algorithmic/README.md against what the built plugins declare, as
+  // `mip-plugins list` prints it: "  Name, alias, alias" then the
+  // description and the library on the next two lines.
+  const RunResult r = run(kBin + "/mip-plugins list");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::map<std::string, std::pair<std::string, std::string>> declared;
+  std::istringstream out(r.output);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(out, l);)
+    lines.push_back(l);
+  for (size_t i = 0; i + 2 < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.size() < 3 || l.compare(0, 2, "  ") != 0 || l[2] == ' ')
+      continue;
+    const size_t comma = l.find(", ");
+    const std::string name =
+        l.substr(2, comma == std::string::npos ? std::string::npos : comma - 2);
+    const std::string aliases =
+        comma == std::string::npos ? "" : l.substr(comma + 2);
+    const std::string lib = fs::path(lines[i + 2]).filename().string();
+    declared[name] = {aliases, lib};
+  }
+  // Rows: | name | `a`, `b` | `libx.so` | [page](page.md) | state |
+  auto trim = [](std::string t) {
+    t.erase(0, t.find_first_not_of(' '));
+    t.erase(t.find_last_not_of(' ') + 1);
+    return t;
+  };
+  std::map<std::string, std::pair<std::string, std::string>> indexed;
+  std::istringstream index(
+      read(fs::path(kSource) / "docs/algorithmic/README.md"));
+  for (std::string l; std::getline(index, l);) {
+    std::vector<std::string> cells;
+    std::istringstream row(l);
+    for (std::string c; std::getline(row, c, '|');)
+      cells.push_back(c);
+    if (cells.size() != 6 || task_libraries().count(trim(cells[1])) == 0)
+      continue;
+    std::string aliases, lib;
+    for (char c : cells[2])
+      if (c != '`')
+        aliases += c;
+    for (char c : cells[3])
+      if (c != '`' && c != ' ')
+        lib += c;
+    indexed[trim(cells[1])] = {trim(aliases), lib};
+  }
+  EXPECT_EQ(indexed.size(), 20u);
+  for (const auto& [name, row] : indexed) {
+    EXPECT_EQ(row.second, task_libraries().at(name)) << name;
+    const std::string missing = missing_for(name);
+    if (!missing.empty()) {
+      std::cout << "[ SKIPPED  ] " << missing << "\n";
+      continue;
+    }
+    ASSERT_EQ(declared.count(name), 1u) << name << "\n" << r.output;
+    EXPECT_EQ(row, declared[name]) << name;
+  }
 }
 
 // --- files as MI-Prometheus's users wrote them -----------------------------
