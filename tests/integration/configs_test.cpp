@@ -186,58 +186,24 @@ std::string shrink(const Experiment& x) {
   return s;
 }
 
-/// The rows of a CSV file, split at commas.
-std::vector<std::vector<std::string>> csv(const fs::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(read(p));
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> row;
-    std::istringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, ',');)
-      row.push_back(cell);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-/// The value of `column` in each data row of `rows` (its header first).
-std::vector<std::string> column(
-    const std::vector<std::vector<std::string>>& rows,
-    const std::string& column) {
-  std::vector<std::string> values;
-  if (rows.empty())
-    return values;
-  const auto& header = rows[0];
-  const auto at = std::find(header.begin(), header.end(), column);
-  EXPECT_NE(at, header.end()) << "no column [" << column << "]";
-  if (at == header.end())
-    return values;
-  const size_t i = static_cast<size_t>(at - header.begin());
-  for (size_t r = 1; r < rows.size(); ++r)
-    values.push_back(i < rows[r].size() ? rows[r][i] : "");
-  return values;
-}
-
 /// Checks the statistics of a 4-episode run validated every 2 episodes: one
 /// training row per episode, partial validations at episodes 0, 2 and 3, the
 /// final full validation, each with a loss (and an accuracy for the
 /// sequence tasks).
 void expect_statistics(const fs::path& exp, const std::string& problem) {
   EXPECT_HAS(read(exp / "status.yaml"), "state: finished");
-  const auto train = csv(exp / "training_statistics.csv");
-  ASSERT_EQ(train.size(), 1u + 4u) << exp;
-  const auto valid = csv(exp / "validation_statistics.csv");
-  EXPECT_EQ(valid.size(), 1u + 3u) << exp;
-  const auto full = csv(exp / "validation_set_agg_statistics.csv");
-  EXPECT_EQ(full.size(), 1u + 1u) << exp;
   const bool sequence_task = task_libraries().count(problem) > 0;
-  for (const auto* rows : {&train, &valid, &full}) {
-    for (const auto& v : column(*rows, "loss"))
-      EXPECT_GT(std::stod(v), 0.0) << exp;
+  for (const auto& [file, rows] : std::vector<std::pair<std::string, size_t>>{
+           {"training_statistics.csv", 4},
+           {"validation_statistics.csv", 3},
+           {"validation_set_agg_statistics.csv", 1}}) {
+    EXPECT_EQ(lines(exp / file), 1 + rows) << exp / file;
+    for (double v : csv_column(exp / file, "loss"))
+      EXPECT_GT(v, 0.0) << exp / file;
     if (sequence_task)
-      for (const auto& v : column(*rows, "acc")) {
-        EXPECT_GE(std::stod(v), 0.0) << exp;
-        EXPECT_LE(std::stod(v), 1.0) << exp;
+      for (double v : csv_column(exp / file, "acc")) {
+        EXPECT_GE(v, 0.0) << exp / file;
+        EXPECT_LE(v, 1.0) << exp / file;
       }
   }
 }
