@@ -268,7 +268,7 @@ TEST(Configs, EveryTaskHasItsExperiments) {
 
 TEST(Configs, TheIndexNamesEachTaskWithItsAliasesAndLibrary) {
   // docs/algorithmic/README.md against what the built plugins declare, as
-  // `mip-plugins list` prints it: "  Name, alias, alias" then the
+  // `mip-plugins list` prints it: "  Name  (aliases: a, b)" then the
   // description and the library on the next two lines.
   const RunResult r = run(kBin + "/mip-plugins list");
   ASSERT_EQ(r.code, 0) << r.output;
@@ -281,11 +281,14 @@ TEST(Configs, TheIndexNamesEachTaskWithItsAliasesAndLibrary) {
     const std::string& l = lines[i];
     if (l.size() < 3 || l.compare(0, 2, "  ") != 0 || l[2] == ' ')
       continue;
-    const size_t comma = l.find(", ");
+    const std::string mark = "  (aliases: ";
+    const size_t open = l.find(mark);
     const std::string name =
-        l.substr(2, comma == std::string::npos ? std::string::npos : comma - 2);
+        l.substr(2, open == std::string::npos ? std::string::npos : open - 2);
     const std::string aliases =
-        comma == std::string::npos ? "" : l.substr(comma + 2);
+        open == std::string::npos || l.back() != ')'
+            ? ""
+            : l.substr(open + mark.size(), l.size() - 1 - open - mark.size());
     const std::string lib = fs::path(lines[i + 2]).filename().string();
     declared[name] = {aliases, lib};
   }

@@ -344,19 +344,6 @@ TEST_P(DistractionTasks, ParameterErrorsNameTheKey) {
 
 // --- training with the LSTM through mip-online-trainer ----------------------
 
-std::vector<std::vector<std::string>> csv(const fs::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream in(test::read(p));
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ls(line);
-    for (std::string cell; std::getline(ls, cell, ',');)
-      cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
 TEST_P(DistractionTasks, TrainsWithTheLstmAndReportsAccuracy) {
   const TaskCase t = GetParam();
   test::TempDir d;
@@ -364,29 +351,9 @@ TEST_P(DistractionTasks, TrainsWithTheLstmAndReportsAccuracy) {
       std::string("{name: ") + t.name +
       ", batch_size: 16, min_sequence_length: 1, max_sequence_length: 4, "
       "num_subseq_min: 1, num_subseq_max: 2, size: 1600}";
-  const std::string config =
-      d.write("config.yaml",
-              "training:\n"
-              "  seed_torch: 5\n  seed_numpy: 5\n"
-              "  problem: " +
-                  problem_yaml +
-                  "\n"
-                  "  optimizer: {name: Adam, lr: 0.01}\n"
-                  "  gradient_clipping: 10\n"
-                  "  terminal_conditions: {episode_limit: 200}\n"
-                  "validation:\n"
-                  "  partial_validation_interval: 100\n"
-                  "  problem: " +
-                  problem_yaml +
-                  "\n"
-                  "model: {name: LSTM, hidden_state_size: 32, "
-                  "num_layers: 1}\n");
-  const test::RunResult r = test::run(test::kOnline + " --config " + config +
-                                      " --expdir " + d.str() + "/exp");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path exp =
-      test::only_experiment(d.path() / "exp", "training_statistics.csv");
-  const auto rows = csv(exp / "training_statistics.csv");
+  const fs::path exp = test::short_lstm_run(d, problem_yaml);
+  ASSERT_FALSE(exp.empty());
+  const auto rows = test::csv_rows(exp / "training_statistics.csv");
   ASSERT_EQ(rows.size(), 1u + 200u);
   const auto& head = rows[0];
   const auto col = [&head](const char* name) {

@@ -129,9 +129,9 @@ TEST(OnlineTrainer, RandomSeedIsDrawnAndRecorded) {
 }
 
 TEST(OnlineTrainer, MiPrometheusConfigFilesRunUnchanged) {
-  // MI-Prometheus's own maes_baselines files, named from the repository root
-  // as its users do, with its flag spellings (--c prefix, --ll, --li,
-  // --savetag).
+  // The maes_baselines files (MI-Prometheus's layout and values), named from
+  // the repository root as its users do, with its flag spellings (--c
+  // prefix, --ll, --li, --savetag).
   TempDir d;
   const RunResult r =
       run("cd " + kSource + " && " + kTrainer +

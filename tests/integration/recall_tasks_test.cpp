@@ -532,27 +532,9 @@ TEST_P(RecallTaskTraining, TrainsTheLstmAndReportsItsStatistics) {
       "{name: " + t.name +
       ", control_bits: 3, batch_size: 16, min_sequence_length: 1, "
       "max_sequence_length: 5" +
-      (t.yaml.empty() ? "" : ", " + t.yaml) + "}";
-  const std::string config = d.write(
-      "experiment.yaml",
-      "training:\n"
-      "  seed_torch: 7\n  seed_numpy: 7\n"
-      "  problem: " +
-          problem +
-          "\n"
-          "  optimizer: {name: Adam, lr: 0.01}\n"
-          "  gradient_clipping: 10\n"
-          "  terminal_conditions: {episode_limit: 200}\n"
-          "validation:\n"
-          "  partial_validation_interval: 100\n"
-          "  problem: " +
-          problem.substr(0, problem.size() - 1) +
-          ", size: 64}\n"
-          "model: {name: LSTM, hidden_state_size: 32, num_layers: 1}\n");
-  const test::RunResult r = test::run(test::kOnline + " --config " + config +
-                                      " --expdir " + d.str() + "/exp");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const auto exp = test::only_experiment(d.path() / "exp");
+      (t.yaml.empty() ? "" : ", " + t.yaml) + ", size: 1600}";
+  const auto exp = test::short_lstm_run(d, problem);
+  ASSERT_FALSE(exp.empty());
   const auto rows = test::csv_rows(exp / "training_statistics.csv");
   ASSERT_GE(rows.size(), 201u) << "a header and a row per episode";
   const auto& header = rows[0];

@@ -488,20 +488,6 @@ TEST_F(SpatialComparisonTasks, ParameterErrorsNameTheKey) {
 // --- training with the LSTM
 // -------------------------------------------------------
 
-/// Rows of a CSV file (header first).
-std::vector<std::vector<std::string>> csv(const std::filesystem::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream in(test::read(p));
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ls(line);
-    for (std::string cell; std::getline(ls, cell, ',');)
-      cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
 /// 200 episodes of `name` with a small LSTM: exit 0, one statistics row per
 /// episode with acc in [0, 1] and seq_length in [1, 5].
 void expect_trains(const std::string& name, const std::string& extra) {
@@ -511,26 +497,9 @@ void expect_trains(const std::string& name, const std::string& extra) {
                               "min_sequence_length: 1, max_sequence_length: "
                               "5" +
                               extra;
-  const std::string config = d.write(
-      "experiment.yaml",
-      "training:\n"
-      "  seed_torch: 4\n  seed_numpy: 4\n"
-      "  problem: " +
-          problem +
-          ", size: 1600}\n"  // 100 episodes per epoch
-          "  optimizer: {name: Adam, lr: 0.01}\n"
-          "  terminal_conditions: {episode_limit: 200}\n"
-          "validation:\n"
-          "  partial_validation_interval: 100\n"
-          "  problem: " +
-          problem +
-          ", size: 64}\n"  // full validation: 4 batches
-          "model: {name: LSTM, hidden_state_size: 32, num_layers: 1}\n");
-  const test::RunResult r = test::run(test::kOnline + " --config " + config +
-                                      " --expdir " + d.str() + "/exp");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const auto rows =
-      csv(test::only_experiment(d.path() / "exp") / "training_statistics.csv");
+  const auto exp = test::short_lstm_run(d, problem + ", size: 1600}");
+  ASSERT_FALSE(exp.empty());
+  const auto rows = test::csv_rows(exp / "training_statistics.csv");
   ASSERT_EQ(rows.size(), 1u + 200u);
   const auto& header = rows[0];
   const auto col = [&](const char* key) {

@@ -35,4 +35,5 @@ MIP_REGISTER_PROBLEM(
     "SerialRecallCommandLines",
     "serial recall (copy task): store L random bit items, recall "
     "them after a marker",
-    "SerialRecall")
+    "SerialRecall",
+    "serial_recall")
