@@ -58,12 +58,4 @@ inline bool same_batch(const sdk::DataDict& a, const sdk::DataDict& b) {
   return true;
 }
 
-/// Steps [from, to) of sample `i` of `t` ([B, T, C]).
-inline at::Tensor steps_of(const at::Tensor& t,
-                           int64_t i,
-                           int64_t from,
-                           int64_t to) {
-  return t[i].slice(0, from, to);
-}
-
 }  // namespace mip::test

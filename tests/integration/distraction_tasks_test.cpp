@@ -291,11 +291,7 @@ TEST_P(DistractionTasks, CurriculumCapsEverySubsequence) {
   const TaskCase t = GetParam();
   auto p =
       problem(t.name, params(t.min_control_bits, 4, {1, 9, 2, 3}, ", size: 6"));
-  ParamRegistry reg;
-  reg.load_files({dir_.write(
-      "curriculum.yaml",
-      "training: {curriculum_learning: {initial_max_sequence_length: 2}}\n")});
-  p->curriculum_learning_initialize(*reg.view("training.curriculum_learning"));
+  start_curriculum(*p, 2);
   EXPECT_FALSE(p->curriculum_learning_update_params(0));
   for (uint64_t seed = 0; seed < 30; ++seed) {
     at::Generator gen = seeded(seed);

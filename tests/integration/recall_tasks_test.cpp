@@ -420,10 +420,6 @@ TEST_F(RecallTasks, CommandLinesFollowTheSettings) {
 }
 
 TEST_F(RecallTasks, LengthsFollowTheCurriculum) {
-  ParamRegistry r;
-  r.load_files({dir_.write(
-      "curriculum.yaml",
-      "training: {curriculum_learning: {initial_max_sequence_length: 2}}\n")});
   for (const TaskCase& t : all_tasks()) {
     SCOPED_TRACE(t.name);
     // 8 samples per epoch in batches of 4: the maximum grows every 2
@@ -432,7 +428,7 @@ TEST_F(RecallTasks, LengthsFollowTheCurriculum) {
                                   "batch_size: 4, size: 8, "
                                   "min_sequence_length: 1, "
                                   "max_sequence_length: 6"));
-    p->curriculum_learning_initialize(*r.view("training.curriculum_learning"));
+    start_curriculum(*p, 2);
     for (const int64_t episode : {0, 1, 3, 5, 7, 9}) {
       const bool done = p->curriculum_learning_update_params(episode);
       const int64_t cap = std::min<int64_t>(2 + (episode + 1) / 2, 6);

@@ -104,9 +104,7 @@ class SerialRecallTask : public test::Components {};
 
 /// Checks one serial recall batch against the definition: a store marker,
 /// L items, a recall marker, L answers equal to the items.
-void expect_serial_recall(const sdk::DataDict& b,
-                          int64_t control_bits,
-                          int64_t data_bits) {
+void expect_serial_recall(const sdk::DataDict& b, int64_t control_bits) {
   const at::Tensor& x = b.at("sequences");
   const at::Tensor& y = b.at("targets");
   const at::Tensor& m = b.at("masks");
@@ -127,7 +125,6 @@ void expect_serial_recall(const sdk::DataDict& b,
     EXPECT_TRUE(y[i].slice(0, len + 2, 2 * len + 2).equal(data));
     EXPECT_EQ(m[i].slice(0, len + 2, 2 * len + 2).sum().item<int64_t>(), len);
     EXPECT_EQ(m[i].sum().item<int64_t>(), len);
-    (void)data_bits;
   }
 }
 
@@ -139,7 +136,7 @@ TEST_F(SerialRecallTask, BatchesFollowTheDefinitionOnManySeeds) {
     at::Generator gen = seeded(seed);
     const sdk::DataDict b = p->get_batch(test::range(4), gen);
     test::expect_sequence_batch(b, 4, 4, 5, 5, 2, 9);
-    expect_serial_recall(b, 4, 5);
+    expect_serial_recall(b, 4);
     const int64_t len = b.at("sequences_length")[0][0].item<int64_t>();
     EXPECT_EQ(b.at("sequences").size(1), 2 * len + 2);
     // One command line (2 or 3) during the recall part, the same per batch.
@@ -160,7 +157,7 @@ TEST_F(SerialRecallTask, NotOptimizedDrawsALengthPerSampleAndPads) {
   at::Generator gen = seeded(3);
   const sdk::DataDict b = p->get_batch(test::range(16), gen);
   test::expect_sequence_batch(b, 16, 2, 8, 8, 1, 12);
-  expect_serial_recall(b, 2, 8);
+  expect_serial_recall(b, 2);
   const at::Tensor len = b.at("sequences_length").view({16});
   EXPECT_GT(len.max().item<int64_t>(), len.min().item<int64_t>());
   EXPECT_EQ(b.at("sequences").size(1), 2 * len.max().item<int64_t>() + 2);
@@ -171,11 +168,7 @@ TEST_F(SerialRecallTask, CurriculumGrowsTheMaximumByEpochAndFinishes) {
   auto p = problem("SerialRecallCommandLines",
                    "{batch_size: 4, size: 8, min_sequence_length: 1, "
                    "max_sequence_length: 5}");
-  ParamRegistry r;
-  r.load_files({dir_.write(
-      "curriculum.yaml",
-      "training: {curriculum_learning: {initial_max_sequence_length: 2}}\n")});
-  p->curriculum_learning_initialize(*r.view("training.curriculum_learning"));
+  start_curriculum(*p, 2);
   EXPECT_FALSE(p->curriculum_learning_update_params(0));
   for (uint64_t seed = 0; seed < 20; ++seed) {
     at::Generator gen = seeded(seed);

@@ -391,11 +391,7 @@ TEST_F(SpatialComparisonTasks, CurriculumBoundsTheLengths) {
     auto p = problem(task.name,
                      "{batch_size: 4, size: 8, min_sequence_length: 2, "
                      "max_sequence_length: 6}");
-    ParamRegistry r;
-    r.load_files({dir_.write("curriculum.yaml",
-                             "training: {curriculum_learning: "
-                             "{initial_max_sequence_length: 3}}\n")});
-    p->curriculum_learning_initialize(*r.view("training.curriculum_learning"));
+    start_curriculum(*p, 3);
     EXPECT_FALSE(p->curriculum_learning_update_params(0));
     std::set<int64_t> seen;
     for (uint64_t seed = 0; seed < 30; ++seed) {
