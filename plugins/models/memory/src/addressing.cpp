@@ -21,7 +21,7 @@ at::Tensor cosine_similarity(const at::Tensor& keys,
 at::Tensor content_weights(const at::Tensor& keys,
                            const at::Tensor& beta,
                            const at::Tensor& memory) {
-  return at::softmax(beta * cosine_similarity(keys, memory), -1);
+  return at::softmax(beta * memory::cosine_similarity(keys, memory), -1);
 }
 
 at::Tensor interpolate(const at::Tensor& content,
