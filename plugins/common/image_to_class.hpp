@@ -3,7 +3,7 @@
 // those plugins; not a plugin itself.
 #pragma once
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -35,14 +35,14 @@ class ImageToClassProblem : public mip::sdk::Problem {
   mip::sdk::DataDefinitions data_definitions() const override {
     return {{"images",
              {{-1, channels_, height_, width_},
-              torch::kFloat32,
+              at::kFloat,
               "images in [0, 1] [B, C, H, W]"}},
-            {"targets", {{-1}, torch::kInt64, "class indices [B]"}}};
+            {"targets", {{-1}, at::kLong, "class indices [B]"}}};
   }
 
   mip::sdk::DataDefinitions prediction_definitions() const override {
     return {{"predictions",
-             {{-1, num_classes_}, torch::kFloat32, "logits [B, num_classes]"}}};
+             {{-1, num_classes_}, at::kFloat, "logits [B, num_classes]"}}};
   }
 
   std::map<std::string, double> default_values() const override {
@@ -61,11 +61,10 @@ class ImageToClassProblem : public mip::sdk::Problem {
       MIP_CHECK(i >= 0 && i < n, mip::DataError, name_, ": sample index ", i,
                 " out of range [0, ", n, ")");
     // index_select copies, so the batch never aliases `indices`.
-    const auto idx = torch::from_blob(const_cast<int64_t*>(indices.data()),
-                                      {int64_t(indices.size())}, torch::kInt64);
+    const auto idx = at::from_blob(const_cast<int64_t*>(indices.data()),
+                                   {int64_t(indices.size())}, at::kLong);
     mip::sdk::DataDict out;
-    out["images"] =
-        images_.index_select(0, idx).to(torch::kFloat32).div_(255.0);
+    out["images"] = images_.index_select(0, idx).to(at::kFloat).div_(255.0);
     out["targets"] = labels_.index_select(0, idx);
     return out;
   }
@@ -73,8 +72,8 @@ class ImageToClassProblem : public mip::sdk::Problem {
   /// Cross entropy of the logits against the class indices.
   at::Tensor evaluate_loss(const mip::sdk::DataDict& batch,
                            const mip::sdk::DataDict& predictions) override {
-    return torch::nll_loss(torch::log_softmax(predictions.at("predictions"), 1),
-                           batch.at("targets"));
+    return at::nll_loss(at::log_softmax(predictions.at("predictions"), 1),
+                        batch.at("targets"));
   }
 
   void add_statistics(mip::sdk::StatisticsCollector& col) override {
@@ -135,29 +134,26 @@ class ImageToClassProblem : public mip::sdk::Problem {
   /// resizes (bilinear) then zero-pads the images, keeping them as bytes as
   /// torchvision's PIL Resize did before ToTensor.
   void set_data(at::Tensor images, at::Tensor labels) {
-    MIP_INTERNAL_ASSERT(images.dim() == 4 &&
-                        images.scalar_type() == torch::kUInt8);
+    MIP_INTERNAL_ASSERT(images.dim() == 4 && images.scalar_type() == at::kByte);
     MIP_INTERNAL_ASSERT(labels.dim() == 1 && labels.size(0) == images.size(0));
     if (!resize_.empty() &&
         (images.size(2) != resize_[0] || images.size(3) != resize_[1])) {
-      namespace F = torch::nn::functional;
-      const auto opts = F::InterpolateFuncOptions()
-                            .size(std::vector<int64_t>{resize_[0], resize_[1]})
-                            .mode(torch::kBilinear)
-                            .align_corners(false)
-                            .antialias(true);  // as PIL when shrinking
       std::vector<at::Tensor> chunks;
       for (const auto& chunk : images.split(4096)) {  // bounds the float copy
-        chunks.push_back(F::interpolate(chunk.to(torch::kFloat32), opts)
+        // Bilinear with antialiasing, as PIL does when shrinking.
+        chunks.push_back(at::_upsample_bilinear2d_aa(chunk.to(at::kFloat),
+                                                     {resize_[0], resize_[1]},
+                                                     /*align_corners=*/false,
+                                                     c10::nullopt, c10::nullopt)
                              .round_()
                              .clamp_(0, 255)
-                             .to(torch::kUInt8));
+                             .to(at::kByte));
       }
-      images = torch::cat(chunks);
+      images = at::cat(chunks);
     }
     if (std::any_of(padding_.begin(), padding_.end(),
                     [](int64_t v) { return v > 0; }))
-      images = torch::constant_pad_nd(images, padding_, 0);
+      images = at::constant_pad_nd(images, padding_, 0);
     images_ = images.contiguous();
     labels_ = labels.contiguous();
     channels_ = images_.size(1);

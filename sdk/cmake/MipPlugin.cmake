@@ -15,8 +15,9 @@
 # fails the build when a component matches none of them.
 #
 # PRECOMPILED_HEADER compiles the plugin with <ATen/ATen.h> (the tensor
-# library, which mip/sdk/sequence.hpp and <torch/torch.h> include)
-# precompiled once per project: the first plugin that asks creates the object library
+# library, which mip/sdk/sequence.hpp and <torch/torch.h> include) and
+# <torch/nn/module.h> (which mip/sdk/model.hpp includes) precompiled once per
+# project: the first plugin that asks creates the object library
 # mip_plugin_pch (plugin flags: -fPIC, hidden visibility, mip::sdk), and every
 # plugin reuses its header (REUSE_FROM). MIP_PLUGIN_PRECOMPILED_HEADER=ON makes
 # it the default of every call; NO_PRECOMPILED_HEADER opts one plugin out;
@@ -74,7 +75,8 @@ function(_mip_pch_for_ccache target)
   endif()
 endfunction()
 
-# The precompiled <ATen/ATen.h> every plugin of the project may share: an
+# The precompiled <ATen/ATen.h> and <torch/nn/module.h> every plugin of the
+# project may share (every plugin includes both through the SDK): an
 # object library compiled exactly as mip_add_plugin() compiles a plugin, so
 # that its header fits them all (a flag that differs makes GCC ignore the
 # header, which CMake's -Winvalid-pch reports).
@@ -82,11 +84,11 @@ function(_mip_plugin_pch out sdk)
   if(NOT TARGET mip_plugin_pch)
     set(source "${CMAKE_BINARY_DIR}/mip_plugin_pch.cpp")
     file(CONFIGURE OUTPUT "${source}" CONTENT
-      "// The object library that precompiles <ATen/ATen.h> for the plugins.\n")
+      "// The object library that precompiles the plugins' shared header.\n")
     add_library(mip_plugin_pch OBJECT "${source}")
     target_link_libraries(mip_plugin_pch PRIVATE ${sdk})
     _mip_plugin_compile_like_a_plugin(mip_plugin_pch)
-    target_precompile_headers(mip_plugin_pch PRIVATE <ATen/ATen.h>)
+    target_precompile_headers(mip_plugin_pch PRIVATE <ATen/ATen.h> <torch/nn/module.h>)
     _mip_pch_for_ccache(mip_plugin_pch)
   endif()
   set(${out} mip_plugin_pch PARENT_SCOPE)

@@ -1,6 +1,9 @@
 // A good fixture plugin: a tiny generated problem and a linear model.
 // FIXTURE_PROBLEM_NAME lets the same source build a duplicate provider.
-#include <torch/torch.h>
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <cmath>
 
 #include <mip/sdk/sdk.hpp>
 
@@ -21,11 +24,11 @@ class FixtureProblem final : public mip::sdk::Problem {
     ctx.logger().debug("FixtureProblem built");
   }
   mip::sdk::DataDefinitions data_definitions() const override {
-    return {{"inputs", {{-1, width_}, torch::kFloat32, "x"}},
-            {"targets", {{-1, 1}, torch::kFloat32, "sum of x"}}};
+    return {{"inputs", {{-1, width_}, at::kFloat, "x"}},
+            {"targets", {{-1, 1}, at::kFloat, "sum of x"}}};
   }
   mip::sdk::DataDefinitions prediction_definitions() const override {
-    return {{"predictions", {{-1, 1}, torch::kFloat32, "y"}}};
+    return {{"predictions", {{-1, 1}, at::kFloat, "y"}}};
   }
   std::map<std::string, double> default_values() const override {
     return {{"input_size", double(width_)}};
@@ -38,17 +41,17 @@ class FixtureProblem final : public mip::sdk::Problem {
                 " is unreadable");
     mip::sdk::DataDict d;
     const int64_t wide = width_ + (bad_batch_ == "wrong_shape" ? 1 : 0);
-    d["inputs"] = torch::rand({int64_t(idx.size()), wide}, gen);
+    d["inputs"] = at::rand({int64_t(idx.size()), wide}, gen);
     d["targets"] = d["inputs"].sum(1, true);
     if (bad_batch_ == "wrong_dtype")
-      d["targets"] = d["targets"].to(torch::kFloat64);
+      d["targets"] = d["targets"].to(at::kDouble);
     if (bad_batch_ == "extra")
-      d["weights"] = torch::ones({int64_t(idx.size())});
+      d["weights"] = at::ones({int64_t(idx.size())});
     return d;
   }
   at::Tensor evaluate_loss(const mip::sdk::DataDict& b,
                            const mip::sdk::DataDict& p) override {
-    return torch::mse_loss(p.at("predictions"), b.at("targets"));
+    return at::mse_loss(p.at("predictions"), b.at("targets"));
   }
   // With accuracy_aggregates, the accuracy aggregates without the
   // statistics they are computed from (a plugin author's mistake).
@@ -68,17 +71,37 @@ class FixtureProblem final : public mip::sdk::Problem {
   bool accuracy_aggregates_;
 };
 
+// y = x W^T + b, drawn and named as torch::nn::Linear (ATen only: the
+// plugin then needs no <torch/torch.h>).
+class LinearLayer final : public torch::nn::Module {
+ public:
+  explicit LinearLayer(int64_t in) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    torch::NoGradGuard no_grad;
+    weight_ = register_parameter("weight", at::empty({1, in}));
+    weight_.uniform_(-bound, bound);
+    bias_ = register_parameter("bias", at::empty({1}));
+    bias_.uniform_(-bound, bound);
+  }
+  at::Tensor forward(const at::Tensor& x) const {
+    return at::linear(x, weight_, bias_);
+  }
+
+ private:
+  at::Tensor weight_, bias_;
+};
+
 class FixtureModel final : public mip::sdk::Model {
  public:
   explicit FixtureModel(mip::sdk::Context& ctx)
       : in_(ctx.params().get<int64_t>("input_size")) {
-    linear_ = register_module("linear", torch::nn::Linear(in_, 1));
+    linear_ = register_module("linear", std::make_shared<LinearLayer>(in_));
   }
   mip::sdk::DataDefinitions input_definitions() const override {
-    return {{"inputs", {{-1, in_}, torch::kFloat32, "x"}}};
+    return {{"inputs", {{-1, in_}, at::kFloat, "x"}}};
   }
   mip::sdk::DataDefinitions output_definitions() const override {
-    return {{"predictions", {{-1, 1}, torch::kFloat32, "y"}}};
+    return {{"predictions", {{-1, 1}, at::kFloat, "y"}}};
   }
   mip::sdk::DataDict forward(const mip::sdk::DataDict& b) override {
     mip::sdk::DataDict out;
@@ -88,7 +111,7 @@ class FixtureModel final : public mip::sdk::Model {
 
  private:
   int64_t in_;
-  torch::nn::Linear linear_{nullptr};
+  std::shared_ptr<LinearLayer> linear_;
 };
 
 }  // namespace

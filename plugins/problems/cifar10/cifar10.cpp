@@ -1,6 +1,6 @@
 // CIFAR10: MI-Prometheus's CIFAR-10 image classification problem, read from
 // the binary batches of cifar-10-binary.tar.gz.
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <cerrno>
 #include <cstring>
@@ -37,7 +37,7 @@ at::Tensor read_batch_file(const fs::path& path) {
             " bytes, expected a whole number of ", kRecord,
             "-byte records (1 label byte + 3072 pixel bytes); truncated "
             "download?");
-  auto records = torch::empty({bytes / kRecord, kRecord}, torch::kUInt8);
+  auto records = at::empty({bytes / kRecord, kRecord}, at::kByte);
   std::ifstream in(path, std::ios::binary);
   MIP_CHECK(in.good(), mip::DataError, "[", path.string(),
             "]: cannot open: ", std::strerror(errno));
@@ -101,10 +101,10 @@ class Cifar10 final : public mip::plugins::ImageToClassProblem {
       }
       parts.push_back(std::move(records));
     }
-    const auto all = parts.size() == 1 ? parts[0] : torch::cat(parts);
+    const auto all = parts.size() == 1 ? parts[0] : at::cat(parts);
     const int64_t n = all.size(0);
     set_data(all.slice(1, 1).reshape({n, 3, 32, 32}),
-             all.select(1, 0).to(torch::kInt64));
+             all.select(1, 0).to(at::kLong));
     ctx.logger().info("CIFAR10: " + std::to_string(n) + " " +
                       (use_train_data_ ? "training" : "test") +
                       " images 32x32 from [" + dir.string() + "]");

@@ -1,6 +1,6 @@
 // MNIST and FashionMNIST: MI-Prometheus's digit and clothing classification
 // problems, read from the standard IDX files (plain or gzipped).
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -207,10 +207,10 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
       MIP_CHECK(labels.dims[0] == n, mip::DataError, "[", images_file,
                 "] holds ", n, " images, label file [", labels_file, "] ",
                 labels.dims[0], " labels");
-      auto image_tensor = torch::empty({n, 1, rows, cols}, torch::kUInt8);
+      auto image_tensor = at::empty({n, 1, rows, cols}, at::kByte);
       std::memcpy(image_tensor.data_ptr(), images.bytes.data() + images.header,
                   static_cast<size_t>(n * rows * cols));
-      auto label_tensor = torch::empty({n}, torch::kUInt8);
+      auto label_tensor = at::empty({n}, at::kByte);
       std::memcpy(label_tensor.data_ptr(), labels.bytes.data() + labels.header,
                   static_cast<size_t>(n));
       const int64_t max_label = label_tensor.max().item<int64_t>();
@@ -222,7 +222,7 @@ class IdxProblem : public mip::plugins::ImageToClassProblem {
             " of sample ", at, " is not a class index in [0, ", num_classes_,
             ")"));
       }
-      return Decoded{image_tensor, label_tensor.to(torch::kInt64)};
+      return Decoded{image_tensor, label_tensor.to(at::kLong)};
     });
     const int64_t n = data.images.size(0), rows = data.images.size(2),
                   cols = data.images.size(3);
