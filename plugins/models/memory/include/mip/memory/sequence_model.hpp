@@ -1,0 +1,35 @@
+// The frame the memory models share: sequences [B, T, I] in, logits
+// [B, T, O] out, and what each step did kept for visualisation.
+#pragma once
+
+#include <cstdint>
+#include <mip/memory/trace.hpp>
+#include <mip/sdk/model.hpp>
+
+namespace mip::memory {
+
+/// A model reading `sequences` [B, T, input_size_] and writing
+/// `predictions` [B, T, output_size_], with a StepTrace behind
+/// memory_trace(). The derived model sets the sizes and fills the trace.
+class SequenceMemoryModel : public mip::sdk::Model {
+ public:
+  mip::sdk::DataDefinitions input_definitions() const override {
+    return {
+        {"sequences", {{-1, -1, input_size_}, at::kFloat, "inputs [B, T, I]"}}};
+  }
+  mip::sdk::DataDefinitions output_definitions() const override {
+    return {{"predictions",
+             {{-1, -1, output_size_}, at::kFloat, "logits [B, T, O]"}}};
+  }
+  /// What the last forward did at each step (named tensors [B, T, ...],
+  /// detached; the model's page lists them); empty unless plot_memory or
+  /// set_plot_memory(true) asked for it.
+  const mip::sdk::DataDict& memory_trace() const { return trace_.tensors(); }
+  void set_plot_memory(bool on) { trace_.set_on(on); }
+
+ protected:
+  int64_t input_size_ = 0, output_size_ = 0;
+  StepTrace trace_;
+};
+
+}  // namespace mip::memory
