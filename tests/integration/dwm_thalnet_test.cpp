@@ -370,6 +370,11 @@ struct Trained {
   int episodes;
 };
 
+/// How a failing case names its model.
+void PrintTo(const Trained& t, std::ostream* os) {
+  *os << t.name;
+}
+
 class Training : public MemoryModel,
                  public ::testing::WithParamInterface<Trained> {};
 
