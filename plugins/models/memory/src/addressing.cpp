@@ -65,9 +65,15 @@ at::Tensor erase_and_add(const at::Tensor& memory,
                          const at::Tensor& weights,
                          const at::Tensor& erase,
                          const at::Tensor& add) {
-  // Outer products per head: [B, H, A, C].
+  // Outer products per head: [B, H, A, C]. The product over the heads is
+  // taken head by head: prod()'s backward reads a count of zeros back to the
+  // host (a synchronisation per step).
   at::Tensor w = weights.unsqueeze(-1);
-  at::Tensor keep = (1 - w * erase.unsqueeze(2)).prod(1);
+  at::Tensor factors = 1 - w * erase.unsqueeze(2);
+  at::Tensor keep = factors.select(1, 0);
+  for (int64_t h = 1; h < factors.size(1); ++h) {
+    keep = keep * factors.select(1, h);
+  }
   at::Tensor added = (w * add.unsqueeze(2)).sum(1);
   return memory * keep + added;
 }
