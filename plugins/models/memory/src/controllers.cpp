@@ -9,29 +9,6 @@
 namespace mip::memory {
 namespace {
 
-// Registers the four tensors of a recurrent cell under torch::nn's names,
-// initialised as torch::nn::LSTMCell / GRUCell are (uniform in
-// +-1/sqrt(hidden), in this order).
-struct CellParams {
-  at::Tensor w_ih, w_hh, b_ih, b_hh;
-};
-
-class CellModule : public torch::nn::Module {
- public:
-  CellModule(int64_t in, int64_t hidden, int64_t gates) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
-    p.w_ih = register_parameter("weight_ih", at::empty({gates * hidden, in}));
-    p.w_hh =
-        register_parameter("weight_hh", at::empty({gates * hidden, hidden}));
-    p.b_ih = register_parameter("bias_ih", at::empty({gates * hidden}));
-    p.b_hh = register_parameter("bias_hh", at::empty({gates * hidden}));
-    for (at::Tensor* t : {&p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh}) {
-      uniform_init(*t, bound);
-    }
-  }
-  CellParams p;
-};
-
 // Layer l reads the controller's input (l = 0) or the layer below.
 int64_t layer_input(int64_t l, int64_t input_size, int64_t hidden) {
   return l == 0 ? input_size : hidden;
@@ -113,7 +90,7 @@ class LstmController final : public Controller {
     for (int64_t l = 0; l < layers; ++l) {
       cells_.push_back(register_module(
           layer_name("lstm", l),
-          std::make_shared<CellModule>(layer_input(l, in, out), out, 4)));
+          std::make_shared<CellWeights>(layer_input(l, in, out), out, 4)));
     }
   }
   ControllerState init_state(int64_t batch,
@@ -127,7 +104,7 @@ class LstmController final : public Controller {
   at::Tensor step(const at::Tensor& x, ControllerState& state) override {
     at::Tensor in = x;
     for (size_t l = 0; l < cells_.size(); ++l) {
-      const CellParams& p = cells_[l]->p;
+      const CellWeights& p = *cells_[l];
       auto hc = at::lstm_cell(in, {state[2 * l], state[2 * l + 1]}, p.w_ih,
                               p.w_hh, p.b_ih, p.b_hh);
       state[2 * l] = std::get<0>(hc);
@@ -138,7 +115,7 @@ class LstmController final : public Controller {
   }
 
  private:
-  std::vector<std::shared_ptr<CellModule>> cells_;
+  std::vector<std::shared_ptr<CellWeights>> cells_;
 };
 
 // GRUController, and FFGRUController (a linear layer before the first cell).
@@ -154,7 +131,7 @@ class GruController final : public Controller {
     for (int64_t l = 0; l < layers; ++l) {
       cells_.push_back(register_module(
           layer_name("gru", l),
-          std::make_shared<CellModule>(layer_input(l, cell_in, out), out, 3)));
+          std::make_shared<CellWeights>(layer_input(l, cell_in, out), out, 3)));
     }
   }
   ControllerState init_state(int64_t batch,
@@ -168,7 +145,7 @@ class GruController final : public Controller {
   at::Tensor step(const at::Tensor& x, ControllerState& state) override {
     at::Tensor in = ff_ ? ff_->forward(x) : x;
     for (size_t l = 0; l < cells_.size(); ++l) {
-      const CellParams& p = cells_[l]->p;
+      const CellWeights& p = *cells_[l];
       state[l] = at::gru_cell(in, state[l], p.w_ih, p.w_hh, p.b_ih, p.b_hh);
       in = state[l];
     }
@@ -177,7 +154,7 @@ class GruController final : public Controller {
 
  private:
   std::shared_ptr<Dense> ff_;
-  std::vector<std::shared_ptr<CellModule>> cells_;
+  std::vector<std::shared_ptr<CellWeights>> cells_;
 };
 
 std::string joined_names() {

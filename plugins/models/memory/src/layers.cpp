@@ -25,6 +25,17 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
   return at::linear(x, weight_, bias_);
 }
 
+CellWeights::CellWeights(int64_t in, int64_t hidden, int64_t gates) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
+  w_ih = register_parameter("weight_ih", at::empty({gates * hidden, in}));
+  w_hh = register_parameter("weight_hh", at::empty({gates * hidden, hidden}));
+  b_ih = register_parameter("bias_ih", at::empty({gates * hidden}));
+  b_hh = register_parameter("bias_hh", at::empty({gates * hidden}));
+  for (at::Tensor* t : {&w_ih, &w_hh, &b_ih, &b_hh}) {
+    uniform_init(*t, bound);
+  }
+}
+
 std::shared_ptr<Dense> add_dense(torch::nn::Module& parent,
                                  const std::string& name,
                                  int64_t in,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mip::memory {
 
@@ -27,6 +28,19 @@ class Dense : public torch::nn::Module {
  private:
   int64_t in_, out_;
   at::Tensor weight_, bias_;
+};
+
+/// The four tensors of a recurrent cell under torch::nn's names and shapes
+/// (weight_ih [G*H, in], weight_hh [G*H, H], bias_ih, bias_hh [G*H]; G = 4
+/// for an LSTM, 3 for a GRU), initialised as torch::nn::LSTMCell/GRUCell are
+/// (uniform in +-1/sqrt(H), in this order): a state dict reads the same as one
+/// of those cells.
+class CellWeights : public torch::nn::Module {
+ public:
+  CellWeights(int64_t in, int64_t hidden, int64_t gates);
+  /// {weight_ih, weight_hh, bias_ih, bias_hh}, the order at::lstm takes.
+  std::vector<at::Tensor> all() const { return {w_ih, w_hh, b_ih, b_hh}; }
+  at::Tensor w_ih, w_hh, b_ih, b_hh;
 };
 
 /// Registers a Dense as `name` in `parent` and returns it.

@@ -4,9 +4,19 @@
 
 #include <cstdint>
 #include <mip/memory/trace.hpp>
+#include <mip/sdk/error.hpp>
 #include <mip/sdk/model.hpp>
+#include <mip/sdk/param_view.hpp>
 
 namespace mip::memory {
+
+/// The integer `key` of `p`, which must be >= 1 (the error names the key).
+inline int64_t positive(const mip::sdk::ParamView& p, const char* key) {
+  const auto v = p.get<int64_t>(key);
+  MIP_CHECK(v >= 1, mip::ParameterError, "[", p.path(), ".", key,
+            "] must be >= 1, got ", v);
+  return v;
+}
 
 /// A model reading `sequences` [B, T, input_size_] and writing
 /// `predictions` [B, T, output_size_], with a StepTrace behind
