@@ -1,6 +1,7 @@
 #pragma once
 
 /// Everything a plugin needs: include this, write a class, register it.
+#include <mip/sdk/checkpoint_listener.hpp>
 #include <mip/sdk/context.hpp>
 #include <mip/sdk/data.hpp>
 #include <mip/sdk/error.hpp>
