@@ -1,74 +1,54 @@
-// LSTM: MI-Prometheus's LSTM model (cells stepped over time, then Linear).
-#include <torch/torch.h>
+// LSTM: MI-Prometheus's LSTM model (stacked cells over time, then Linear),
+// run through LibTorch's fused sequence LSTM (at::lstm): the input
+// projections of all steps in one matrix product per layer, the recurrence
+// in C++. The parameters keep the names of the step-by-step version
+// (lstm_<layer>.weight_ih, ..., linear.weight), so its checkpoints load.
+#include <ATen/ATen.h>
 
+#include <mip/memory/layers.hpp>
+#include <mip/memory/sequence_model.hpp>
 #include <mip/sdk/sdk.hpp>
 
 namespace {
 
-using mip::sdk::DataDefinitions;
 using mip::sdk::DataDict;
 
-class Lstm final : public mip::sdk::Model {
+class Lstm final : public mip::memory::SequenceModel {
  public:
-  explicit Lstm(mip::sdk::Context& ctx) {
+  explicit Lstm(mip::sdk::Context& ctx) : SequenceModel(ctx.params()) {
     const auto& p = ctx.params();
-    input_size_ = p.get<int64_t>("input_item_size");
-    output_size_ = p.get<int64_t>("output_item_size");
-    hidden_ = p.get<int64_t>("hidden_state_size");
-    const int64_t layers = p.get<int64_t>("num_layers");
-    MIP_CHECK(layers >= 1, mip::ParameterError, "[", p.path(),
-              ".num_layers] must be >= 1, got ", layers);
-    MIP_CHECK(hidden_ >= 1 && input_size_ >= 1 && output_size_ >= 1,
-              mip::ParameterError, "[", p.path(),
-              "]: hidden_state_size, input_item_size and output_item_size "
-              "must be >= 1");
-    for (int64_t l = 0; l < layers; ++l) {
-      cells_.push_back(register_module(
-          "lstm_" + std::to_string(l),
-          torch::nn::LSTMCell(l == 0 ? input_size_ : hidden_, hidden_)));
+    hidden_ = mip::memory::positive(p, "hidden_state_size");
+    layers_ = mip::memory::positive(p, "num_layers");
+    for (int64_t l = 0; l < layers_; ++l) {
+      const auto cell =
+          register_module("lstm_" + std::to_string(l),
+                          std::make_shared<mip::memory::CellWeights>(
+                              l == 0 ? input_size_ : hidden_, hidden_, 4));
+      for (const at::Tensor& w : cell->all()) {
+        weights_.push_back(w);
+      }
     }
-    linear_ =
-        register_module("linear", torch::nn::Linear(hidden_, output_size_));
-  }
-
-  DataDefinitions input_definitions() const override {
-    return {{"sequences",
-             {{-1, -1, input_size_}, torch::kFloat32, "inputs [B, T, I]"}}};
-  }
-
-  DataDefinitions output_definitions() const override {
-    return {{"predictions",
-             {{-1, -1, output_size_}, torch::kFloat32, "logits [B, T, O]"}}};
+    linear_ = mip::memory::add_dense(*this, "linear", hidden_, output_size_);
   }
 
   DataDict forward(const DataDict& batch) override {
     const auto& x = batch.at("sequences");
-    const int64_t b = x.size(0), t = x.size(1);
-    std::vector<torch::Tensor> h(cells_.size()), c(cells_.size());
-    for (size_t l = 0; l < cells_.size(); ++l) {
-      h[l] = torch::zeros({b, hidden_}, x.options());
-      c[l] = torch::zeros({b, hidden_}, x.options());
-    }
-    std::vector<torch::Tensor> outputs;
-    outputs.reserve(static_cast<size_t>(t));
-    for (int64_t step = 0; step < t; ++step) {
-      torch::Tensor in = x.select(1, step);
-      for (size_t l = 0; l < cells_.size(); ++l) {
-        std::tie(h[l], c[l]) =
-            cells_[l]->forward(in, std::make_tuple(h[l], c[l]));
-        in = h[l];
-      }
-      outputs.push_back(in);
-    }
-    DataDict out;
-    out["predictions"] = linear_->forward(torch::stack(outputs, 1));
-    return out;
+    const at::Tensor zeros =
+        at::zeros({layers_, x.size(0), hidden_}, x.options());
+    // Zero initial state, as MI-Prometheus's LSTM.
+    const auto out = at::lstm(x, {zeros, zeros}, weights_,
+                              /*has_biases=*/true, layers_, /*dropout=*/0.0,
+                              is_training(), /*bidirectional=*/false,
+                              /*batch_first=*/true);
+    DataDict result;
+    result["predictions"] = linear_->forward(std::get<0>(out));
+    return result;
   }
 
  private:
-  int64_t input_size_ = 0, output_size_ = 0, hidden_ = 0;
-  std::vector<torch::nn::LSTMCell> cells_;
-  torch::nn::Linear linear_{nullptr};
+  int64_t hidden_ = 0, layers_ = 0;
+  std::vector<at::Tensor> weights_;  // at::lstm's order, layer by layer
+  std::shared_ptr<mip::memory::Dense> linear_;
 };
 
 }  // namespace
@@ -76,5 +56,5 @@ class Lstm final : public mip::sdk::Model {
 MIP_REGISTER_MODEL(
     Lstm,
     "LSTM",
-    "stacked LSTM cells stepped over the sequence, then a linear "
-    "layer per step (MI-Prometheus's LSTM)")
+    "stacked LSTM cells over the sequence (LibTorch's fused LSTM), then a "
+    "linear layer per step (MI-Prometheus's LSTM)")
