@@ -409,6 +409,31 @@ std::vector<MipStyleFile> mip_style_files() {
                  "\nmodel:\n    control_bits: *cbits\n"),
        "ReadingSpan",
        {"model.control_bits"}},
+      // Its MAES and encoder-solver LSTM model sections, key for key.
+      {"maes_serial_recall.yaml",
+       mip_style({"configs/maes_baselines/default_problem.yaml",
+                  "configs/maes_baselines/default_training.yaml"},
+                 "SerialRecallCommandLines", "", "",
+                 "\nmodel:\n    name: MAES\n    pass_cell_state: True\n"
+                 "    controller:\n        name: RNNController\n"
+                 "        hidden_state_size: 20\n        num_layers: 1\n"
+                 "        non_linearity: sigmoid\n"
+                 "    mae_interface:\n        shift_size: 3\n"
+                 "    mas_interface:\n        shift_size: 3\n"
+                 "    memory:\n        num_content_bits: 15\n"
+                 "        num_addresses: -1\n"
+                 "    save_encoder: False\n    load_encoder: ''\n"
+                 "    freeze_encoder: False\n"),
+       "SerialRecallCommandLines",
+       {}},
+      {"es_lstm_reverse_recall.yaml",
+       mip_style({"configs/maes_baselines/default_problem.yaml",
+                  "configs/maes_baselines/default_training.yaml"},
+                 "ReverseRecallCommandLines", "", "",
+                 "\nmodel:\n    name: EncoderSolverLSTM\n"
+                 "    hidden_state_size: 256\n    num_layers: 1\n"),
+       "ReverseRecallCommandLines",
+       {}},
       // Its simple-task defaults spelt the episode limit eposides_limit.
       {"serial_recall.yaml",
        mip_style({kDwmLstm, kDwmSimple}, "SerialRecallCommandLines", "",
