@@ -123,15 +123,20 @@ class EncoderSolver : public test::Components {
 // -----------------------------------------------------
 
 TEST_F(EncoderSolver, ForwardShapesForSeveralBatchSizesAndLengths) {
-  for (const char* name : {"EncoderSolverLSTM", "MAES"}) {
+  // EncoderSolverLSTM with 16 units runs the fused LSTM, with 128 the cells.
+  for (const auto& [name, yaml] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"EncoderSolverLSTM", kEsLstm},
+           {"EncoderSolverLSTM", "{hidden_state_size: 128}"},
+           {"MAES", kMaes}}) {
     for (const auto& [b, len] : std::vector<std::pair<int64_t, int64_t>>{
              {1, 1}, {3, 4}, {8, 7}, {5, 12}}) {
       auto p = task(len, len);
-      auto m = model(name, *p, std::string(name) == "MAES" ? kMaes : kEsLstm);
+      auto m = model(name, *p, yaml);
       const sdk::DataDict x = batch(*p, b);
       const at::Tensor y = predictions(*m, x);
       EXPECT_EQ(y.sizes().vec(), (std::vector<int64_t>{b, 2 * len + 2, 8}))
-          << name << " batch " << b << " length " << len;
+          << name << " " << yaml << " batch " << b << " length " << len;
       EXPECT_TRUE(y.isfinite().all().item<bool>()) << name;
     }
   }
@@ -487,44 +492,52 @@ struct StepByStepLstm : torch::nn::Module {
 };
 
 // Checkpoints of the step-by-step LSTM, as this version writes them and as
-// 0.1.0 did (LibTorch's archive alone), load into the fused LSTM, which then
-// gives the reference's outputs and gradients.
-TEST_F(EncoderSolver, FusedLstmLoadsStepByStepCheckpointsAndMatchesThem) {
+// 0.1.0 did (LibTorch's archive alone), load into the LSTM, which then gives
+// the reference's outputs and gradients: through the fused LSTM (two layers
+// of 16) and cell by cell (one layer of 128, inputs of 11: see
+// mip::memory::fused_lstm_is_faster).
+TEST_F(EncoderSolver, LstmLoadsStepByStepCheckpointsAndMatchesThem) {
   auto p = task(1, 1);
-  at::manual_seed(3);
-  StepByStepLstm reference(11, 16, 2, 8);
-  const std::string current = folder("lstm.pt"), old = folder("lstm_010.pt");
-  save_checkpoint(current, reference, nullptr, CheckpointMeta{"LSTM"});
-  {
-    std::ifstream in(current, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)),
-                            std::istreambuf_iterator<char>());
-    ASSERT_EQ(bytes.substr(0, 8), "MIPCKPT\n");
-    std::ofstream(old, std::ios::binary) << bytes.substr(24);
-  }
-  for (const std::string& file : {current, old}) {
-    SCOPED_TRACE(file);
-    auto m = model("LSTM", *p, "{hidden_state_size: 16, num_layers: 2}");
-    load_checkpoint(file, *m);
-    for (const auto& [b, len] :
-         std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {4, 3}, {9, 8}}) {
-      auto q = task(len, len);
-      const sdk::DataDict x = batch(*q, b, uint64_t(len));
-      reference.zero_grad();
-      m->zero_grad();
-      const at::Tensor expected = reference.forward(x.at("sequences"));
-      const at::Tensor got = predictions(*m, x);
-      ASSERT_EQ(got.sizes(), expected.sizes());
-      EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5)
-          << "batch " << b << " length " << len;
-      expected.pow(2).sum().backward();
-      got.pow(2).sum().backward();
-      const auto ref_grads = reference.named_parameters();
-      for (const auto& w : m->named_parameters()) {
-        const at::Tensor g = ref_grads[w.key()].grad();
-        EXPECT_LT((w.value().grad() - g).abs().max().item<double>(),
-                  1e-4 * (1 + g.abs().max().item<double>()))
-            << w.key();
+  for (const auto& [hidden, layers] :
+       std::vector<std::pair<int64_t, int64_t>>{{16, 2}, {128, 1}}) {
+    at::manual_seed(3);
+    StepByStepLstm reference(11, hidden, layers, 8);
+    const std::string current = folder("lstm.pt"), old = folder("lstm_010.pt");
+    save_checkpoint(current, reference, nullptr, CheckpointMeta{"LSTM"});
+    {
+      std::ifstream in(current, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      ASSERT_EQ(bytes.substr(0, 8), "MIPCKPT\n");
+      std::ofstream(old, std::ios::binary) << bytes.substr(24);
+    }
+    for (const std::string& file : {current, old}) {
+      SCOPED_TRACE(file + ", " + std::to_string(layers) + " layer(s) of " +
+                   std::to_string(hidden));
+      auto m = model("LSTM", *p,
+                     "{hidden_state_size: " + std::to_string(hidden) +
+                         ", num_layers: " + std::to_string(layers) + "}");
+      load_checkpoint(file, *m);
+      for (const auto& [b, len] :
+           std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {4, 3}, {9, 8}}) {
+        auto q = task(len, len);
+        const sdk::DataDict x = batch(*q, b, uint64_t(len));
+        reference.zero_grad();
+        m->zero_grad();
+        const at::Tensor expected = reference.forward(x.at("sequences"));
+        const at::Tensor got = predictions(*m, x);
+        ASSERT_EQ(got.sizes(), expected.sizes());
+        EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5)
+            << "batch " << b << " length " << len;
+        expected.pow(2).sum().backward();
+        got.pow(2).sum().backward();
+        const auto ref_grads = reference.named_parameters();
+        for (const auto& w : m->named_parameters()) {
+          const at::Tensor g = ref_grads[w.key()].grad();
+          EXPECT_LT((w.value().grad() - g).abs().max().item<double>(),
+                    1e-4 * (1 + g.abs().max().item<double>()))
+              << w.key();
+        }
       }
     }
   }

@@ -45,8 +45,10 @@ class EncoderSolverLstm final : public mip::memory::SequenceModel {
     const int64_t b = x.size(0), t = x.size(1);
     at::Tensor h = at::zeros({layers_, b, hidden_}, x.options());
     at::Tensor c = at::zeros({layers_, b, hidden_}, x.options());
-    // Each run of steps in one mode goes through LibTorch's fused LSTM (the
-    // input projections of the whole run at once), carrying the state over.
+    // Each run of steps in one mode goes through the LSTM in one call (the
+    // fused path where it is the faster), carrying the state over.
+    const bool fused =
+        mip::memory::fused_lstm_is_faster(input_size_, hidden_, layers_, x);
     std::vector<at::Tensor> outputs;
     for (int64_t begin = 0; begin < t;) {
       const bool solve = plan[static_cast<size_t>(begin)].solve;
@@ -54,10 +56,8 @@ class EncoderSolverLstm final : public mip::memory::SequenceModel {
       while (end < t && plan[static_cast<size_t>(end)].solve == solve) {
         ++end;
       }
-      auto out = at::lstm(x.narrow(1, begin, end - begin), {h, c},
-                          weights(solve), /*has_biases=*/true, layers_,
-                          /*dropout=*/0.0, is_training(),
-                          /*bidirectional=*/false, /*batch_first=*/true);
+      auto out = mip::memory::run_lstm(x.narrow(1, begin, end - begin), h, c,
+                                       weights(solve), fused, is_training());
       outputs.push_back(std::get<0>(out));
       h = std::get<1>(out);
       c = std::get<2>(out);
@@ -70,7 +70,8 @@ class EncoderSolverLstm final : public mip::memory::SequenceModel {
   }
 
  private:
-  // The parameters at::lstm takes, layer by layer, of the encoder or solver.
+  // The encoder's or the solver's parameters, layer by layer, as run_lstm
+  // takes them.
   std::vector<at::Tensor> weights(bool solver) const {
     std::vector<at::Tensor> all;
     for (int64_t l = 0; l < layers_; ++l) {

@@ -1,8 +1,9 @@
-// LSTM: MI-Prometheus's LSTM model (stacked cells over time, then Linear),
-// run through LibTorch's fused sequence LSTM (at::lstm): the input
-// projections of all steps in one matrix product per layer, the recurrence
-// in C++. The parameters keep the names of the step-by-step version
-// (lstm_<layer>.weight_ih, ..., linear.weight), so its checkpoints load.
+// LSTM: MI-Prometheus's LSTM model (stacked cells over time, then Linear).
+// Where it is the faster, the sequence goes through LibTorch's fused LSTM
+// (at::lstm: the input projections of all steps in one matrix product per
+// layer), else cell by cell (mip::memory::run_lstm). The parameters keep the
+// step-by-step version's names (lstm_<layer>.weight_ih, ..., linear.weight),
+// so its checkpoints load.
 #include <ATen/ATen.h>
 
 #include <mip/memory/layers.hpp>
@@ -33,13 +34,13 @@ class Lstm final : public mip::memory::SequenceModel {
 
   DataDict forward(const DataDict& batch) override {
     const auto& x = batch.at("sequences");
+    // Zero initial state, as MI-Prometheus's LSTM.
     const at::Tensor zeros =
         at::zeros({layers_, x.size(0), hidden_}, x.options());
-    // Zero initial state, as MI-Prometheus's LSTM.
-    const auto out = at::lstm(x, {zeros, zeros}, weights_,
-                              /*has_biases=*/true, layers_, /*dropout=*/0.0,
-                              is_training(), /*bidirectional=*/false,
-                              /*batch_first=*/true);
+    const auto out = mip::memory::run_lstm(
+        x, zeros, zeros, weights_,
+        mip::memory::fused_lstm_is_faster(input_size_, hidden_, layers_, x),
+        is_training());
     DataDict result;
     result["predictions"] = linear_->forward(std::get<0>(out));
     return result;
@@ -56,5 +57,5 @@ class Lstm final : public mip::memory::SequenceModel {
 MIP_REGISTER_MODEL(
     Lstm,
     "LSTM",
-    "stacked LSTM cells over the sequence (LibTorch's fused LSTM), then a "
-    "linear layer per step (MI-Prometheus's LSTM)")
+    "stacked LSTM cells over the sequence, then a linear layer per step "
+    "(MI-Prometheus's LSTM)")

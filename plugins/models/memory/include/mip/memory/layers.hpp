@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace mip::memory {
@@ -42,6 +43,28 @@ class CellWeights : public torch::nn::Module {
   std::vector<at::Tensor> all() const { return {w_ih, w_hh, b_ih, b_hh}; }
   at::Tensor w_ih, w_hh, b_ih, b_hh;
 };
+
+/// Runs stacked LSTM layers over `x` [B, T, I] from the state `h`, `c`
+/// [L, B, H]; `weights` holds each layer's CellWeights::all() in turn.
+/// Returns the top layer's outputs [B, T, H] and the final `h`, `c`.
+/// `fused`: LibTorch's sequence LSTM (at::lstm: a layer's input projections
+/// for all steps in one product; cuDNN on CUDA), else cell by cell
+/// (at::lstm_cell, as torch::nn::LSTMCell). Same maths, to float rounding.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> run_lstm(
+    const at::Tensor& x,
+    const at::Tensor& h,
+    const at::Tensor& c,
+    const std::vector<at::Tensor>& weights,
+    bool fused,
+    bool train);
+
+/// Whether the fused path is the faster for these sizes: on the CPU it
+/// gains when the input projections are a sizable part of the work (stacked
+/// layers, or inputs at least an eighth of the hidden size); on CUDA always.
+bool fused_lstm_is_faster(int64_t input,
+                          int64_t hidden,
+                          int64_t layers,
+                          const at::Tensor& x);
 
 /// Registers a Dense as `name` in `parent` and returns it.
 std::shared_ptr<Dense> add_dense(torch::nn::Module& parent,
