@@ -16,7 +16,7 @@
 #include <vector>
 
 #include <mip/core/checkpoint.hpp>
-#include <mip/memory/trace.hpp>
+#include <mip/memory/sequence_model.hpp>
 
 #include "common/components.hpp"
 #include "common/test_util.hpp"
@@ -225,47 +225,49 @@ TEST_F(EncoderSolver, AFrozenEncoderGetsNoGradient) {
 TEST_F(EncoderSolver, MaesTracesMemoryAndAttentionOnlyWhenAsked) {
   auto p = task(4, 4);
   auto m = model("MAES", *p, kMaes);
-  auto* traced = dynamic_cast<memory::TracesMemory*>(m.get());
+  auto* traced = dynamic_cast<memory::SequenceMemoryModel*>(m.get());
   ASSERT_NE(traced, nullptr);
   const sdk::DataDict x = batch(*p, 3);
-  m->forward(x);
-  EXPECT_FALSE(traced->memory_trace().memory.defined());
-  traced->set_memory_tracing(true);
-  const at::Tensor y = predictions(*m, x);
-  const memory::MemoryTrace& t = traced->memory_trace();
+  EXPECT_EQ(m->forward(x).size(), 1u);  // predictions only
+  EXPECT_TRUE(traced->memory_trace().size() == 0u);
+  traced->set_plot_memory(true);
+  const sdk::DataDict out = m->forward(x);
+  const sdk::DataDict& t = traced->memory_trace();
   const int64_t steps = 10, r = recall_step(x);
   // num_addresses -1: one address per input step; 15 content bits.
-  EXPECT_EQ(t.memory.sizes().vec(),
+  EXPECT_EQ(t.at("memory").sizes().vec(),
             (std::vector<int64_t>{3, steps, steps, 15}));
-  EXPECT_EQ(t.write_weights.sizes().vec(),
+  EXPECT_EQ(t.at("write_weights").sizes().vec(),
             (std::vector<int64_t>{3, steps, 1, steps}));
-  EXPECT_EQ(t.read_weights.sizes().vec(),
+  EXPECT_EQ(t.at("read_weights").sizes().vec(),
             (std::vector<int64_t>{3, steps, 1, steps}));
-  EXPECT_FALSE(t.memory.requires_grad());
+  EXPECT_TRUE(at::equal(out.at("memory"), t.at("memory")));
+  EXPECT_FALSE(t.at("memory").requires_grad());
   // The encoder writes (attention sums to 1) and reads nothing; the solver
   // reads, writes nothing and leaves the memory as the encoder left it.
-  const at::Tensor w = t.write_weights.sum({2, 3}),
-                   rd = t.read_weights.sum({2, 3});
+  const at::Tensor w = t.at("write_weights").sum({2, 3}),
+                   rd = t.at("read_weights").sum({2, 3});
+  const at::Tensor mem = t.at("memory");
   EXPECT_TRUE(at::allclose(w.narrow(1, 0, r), at::ones({3, r}), 1e-5, 1e-5));
   EXPECT_TRUE(at::equal(rd.narrow(1, 0, r), at::zeros({3, r})));
   EXPECT_TRUE(at::equal(w.narrow(1, r, steps - r), at::zeros({3, steps - r})));
   EXPECT_GT(rd.narrow(1, r, steps - r).min().item<double>(), 0);
-  EXPECT_GT(t.memory.select(1, r - 1).abs().sum().item<double>(), 0);
+  EXPECT_GT(mem.select(1, r - 1).abs().sum().item<double>(), 0);
   for (int64_t s = r; s < steps; ++s)
-    EXPECT_TRUE(at::equal(t.memory.select(1, s), t.memory.select(1, r - 1)));
-  traced->set_memory_tracing(false);
+    EXPECT_TRUE(at::equal(mem.select(1, s), mem.select(1, r - 1)));
+  traced->set_plot_memory(false);
   m->forward(x);
-  EXPECT_FALSE(traced->memory_trace().memory.defined());
+  EXPECT_TRUE(traced->memory_trace().size() == 0u);
   // Asked for in the configuration, and a fixed memory size.
   auto fixed =
       model("MAES", *p, "{visualization_mode: 2, memory: {num_addresses: 30}}");
   fixed->forward(x);
-  EXPECT_EQ(dynamic_cast<memory::TracesMemory*>(fixed.get())
+  EXPECT_EQ(dynamic_cast<memory::SequenceMemoryModel*>(fixed.get())
                 ->memory_trace()
-                .memory.sizes()
+                .at("memory")
+                .sizes()
                 .vec(),
             (std::vector<int64_t>{3, steps, 30, 15}));
-  (void)y;
 }
 
 // --- checkpoints

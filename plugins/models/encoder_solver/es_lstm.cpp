@@ -16,11 +16,12 @@ using mip::memory::CellWeights;
 using mip::memory::positive;
 using mip::sdk::DataDict;
 
-class EncoderSolverLstm final : public mip::memory::SequenceModel {
+class EncoderSolverLstm final : public mip::memory::SequenceMemoryModel {
  public:
-  explicit EncoderSolverLstm(mip::sdk::Context& ctx)
-      : SequenceModel(ctx.params()) {
+  explicit EncoderSolverLstm(mip::sdk::Context& ctx) {
     const auto& p = ctx.params();
+    input_size_ = positive(p, "input_item_size");
+    output_size_ = positive(p, "output_item_size");
     hidden_ = positive(p, "hidden_state_size");
     layers_ = positive(p, "num_layers");
     bits_ = mip::encoder_solver::read_control_bits(p, input_size_);

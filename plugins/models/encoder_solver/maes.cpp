@@ -17,7 +17,6 @@
 #include <mip/memory/controllers.hpp>
 #include <mip/memory/layers.hpp>
 #include <mip/memory/sequence_model.hpp>
-#include <mip/memory/trace.hpp>
 #include <mip/sdk/sdk.hpp>
 
 #include "encoder_solver.hpp"
@@ -103,14 +102,14 @@ struct Cell : torch::nn::Module {
 const char* const kEncoderParts[] = {"controller", "interface"};
 const char* const kEncoderKind = "MAES encoder";
 
-class Maes final : public mip::memory::SequenceModel,
-                   public mip::sdk::CheckpointListener,
-                   public mip::memory::TracesMemory {
+class Maes final : public mip::memory::SequenceMemoryModel,
+                   public mip::sdk::CheckpointListener {
  public:
-  explicit Maes(mip::sdk::Context& ctx)
-      : SequenceModel(ctx.params()), log_(ctx.logger()) {
+  explicit Maes(mip::sdk::Context& ctx) : log_(ctx.logger()) {
     const auto& p = ctx.params();
     where_ = p.path();
+    input_size_ = positive(p, "input_item_size");
+    output_size_ = positive(p, "output_item_size");
     bits_ = mip::encoder_solver::read_control_bits(p, input_size_);
     pass_cell_state_ = p.get<bool>("pass_cell_state");
     const auto memory = p.child("memory");
@@ -123,7 +122,7 @@ class Maes final : public mip::memory::SequenceModel,
               addresses_);
     const auto ctrl = p.child("controller");
     const int64_t hidden = positive(*ctrl, "hidden_state_size");
-    tracing_ = p.get<int64_t>("visualization_mode") > 0;
+    trace_.set_on(p.get<int64_t>("visualization_mode") > 0);
 
     encoder_ =
         register_module("encoder", std::make_shared<Cell<MaeInterface>>());
@@ -181,7 +180,8 @@ class Maes final : public mip::memory::SequenceModel,
     at::Tensor enc_attention = zero_hard;
     ControllerState sol_state;
     at::Tensor sol_attention, final_enc_attention;
-    std::vector<at::Tensor> logits, memories, reads, writes;
+    std::vector<at::Tensor> logits;
+    trace_.begin();
     logits.reserve(static_cast<size_t>(t));
     for (int64_t step = 0; step < t; ++step) {
       const Step& now = plan[static_cast<size_t>(step)];
@@ -218,31 +218,17 @@ class Maes final : public mip::memory::SequenceModel,
         logits.push_back(
             solver_->hidden2output->forward(at::cat({h, read}, 1)));
       }
-      if (tracing_) {
-        memories.push_back(memory.detach());
+      if (trace_.on()) {
         const at::Tensor none = at::zeros({b, 1, a}, opts);
-        writes.push_back(now.solve ? none : enc_attention.detach());
-        reads.push_back(now.solve ? sol_attention.detach() : none);
+        trace_.record("memory", memory);
+        trace_.record("write_weights", now.solve ? none : enc_attention);
+        trace_.record("read_weights", now.solve ? sol_attention : none);
       }
-    }
-    if (tracing_) {
-      trace_ = {at::stack(memories, 1), at::stack(reads, 1),
-                at::stack(writes, 1)};
     }
     DataDict out;
     out["predictions"] = at::stack(logits, 1);
+    trace_.finish(out);
     return out;
-  }
-
-  // --- visualisation (mip::memory::TracesMemory)
-  void set_memory_tracing(bool on) override {
-    tracing_ = on;
-    if (!on) {
-      trace_ = {};
-    }
-  }
-  const mip::memory::MemoryTrace& memory_trace() const override {
-    return trace_;
   }
 
   // --- the encoder file (save_encoder, load_encoder)
@@ -335,10 +321,9 @@ class Maes final : public mip::memory::SequenceModel,
   std::string where_;
   int64_t content_ = 0, addresses_ = -1;
   mip::encoder_solver::ControlBits bits_;
-  bool pass_cell_state_ = true, save_encoder_ = false, tracing_ = false;
+  bool pass_cell_state_ = true, save_encoder_ = false;
   std::shared_ptr<Cell<MaeInterface>> encoder_;
   std::shared_ptr<Cell<MasInterface>> solver_;
-  mip::memory::MemoryTrace trace_;
 };
 
 }  // namespace

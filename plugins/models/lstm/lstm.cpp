@@ -14,10 +14,12 @@ namespace {
 
 using mip::sdk::DataDict;
 
-class Lstm final : public mip::memory::SequenceModel {
+class Lstm final : public mip::memory::SequenceMemoryModel {
  public:
-  explicit Lstm(mip::sdk::Context& ctx) : SequenceModel(ctx.params()) {
+  explicit Lstm(mip::sdk::Context& ctx) {
     const auto& p = ctx.params();
+    input_size_ = mip::memory::positive(p, "input_item_size");
+    output_size_ = mip::memory::positive(p, "output_item_size");
     hidden_ = mip::memory::positive(p, "hidden_state_size");
     layers_ = mip::memory::positive(p, "num_layers");
     for (int64_t l = 0; l < layers_; ++l) {
