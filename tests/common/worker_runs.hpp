@@ -153,36 +153,47 @@ inline std::vector<double> csv_column(const fs::path& file,
 }
 
 /// `episodes` of online training of `problem` (a flow map with its name and
-/// parameters, for training and validation) with a small LSTM (32 units, one
-/// layer) under `d`/exp: the experiment folder (empty, with a test failure,
-/// when the run fails).
-inline fs::path short_lstm_run(const TempDir& d,
-                               const std::string& problem,
-                               int episodes = 200) {
-  const std::string config = d.write(
-      "config.yaml",
-      "training:\n"
-      "  seed_torch: 5\n  seed_numpy: 5\n"
-      "  problem: " +
-          problem +
-          "\n"
-          "  optimizer: {name: Adam, lr: 0.01}\n"
-          "  gradient_clipping: 10\n"
-          "  terminal_conditions: {episode_limit: " +
-          std::to_string(episodes) +
-          "}\n"
-          "validation:\n"
-          "  partial_validation_interval: 100\n"
-          "  problem: " +
-          problem +
-          "\n"
-          "model: {name: LSTM, hidden_state_size: 32, num_layers: 1}\n");
+/// parameters, for training and validation) with `model` (a flow map with
+/// its name and parameters) under `d`/exp: the experiment folder (empty, with
+/// a test failure, when the run fails).
+inline fs::path short_run(const TempDir& d,
+                          const std::string& problem,
+                          const std::string& model,
+                          int episodes) {
+  const std::string config =
+      d.write("config.yaml",
+              "training:\n"
+              "  seed_torch: 5\n  seed_numpy: 5\n"
+              "  problem: " +
+                  problem +
+                  "\n"
+                  "  optimizer: {name: Adam, lr: 0.01}\n"
+                  "  gradient_clipping: 10\n"
+                  "  terminal_conditions: {episode_limit: " +
+                  std::to_string(episodes) +
+                  "}\n"
+                  "validation:\n"
+                  "  partial_validation_interval: 100\n"
+                  "  problem: " +
+                  problem +
+                  "\n"
+                  "model: " +
+                  model + "\n");
   const RunResult r =
       run(kOnline + " --config " + config + " --expdir " + d.str() + "/exp");
   EXPECT_EQ(r.code, 0) << r.output;
   if (r.code != 0)
     return {};
   return only_experiment(d.path() / "exp", "training_statistics.csv");
+}
+
+/// short_run() with a small LSTM (32 units, one layer).
+inline fs::path short_lstm_run(const TempDir& d,
+                               const std::string& problem,
+                               int episodes = 200) {
+  return short_run(d, problem,
+                   "{name: LSTM, hidden_state_size: 32, num_layers: 1}",
+                   episodes);
 }
 
 }  // namespace mip::test
