@@ -95,8 +95,9 @@ TEST(DncAddressing, SecondWriteHeadAllocatesOnTheUsageTheFirstLeaves) {
   for (double v : a2)
     expected.push_back(static_cast<float>(v));
   const at::Tensor usage = t({0.4f, 0.1f, 0.9f, 0.5f}, {1, 4});
-  expect_close(dnc::write_allocation(usage, at::ones({1, 2, 1})),
-               t(expected, {1, 2, 4}));
+  expect_close(
+      dnc::write_allocation(usage, at::ones({1, 2, 1}), at::ones({1, 2, 1})),
+      t(expected, {1, 2, 4}));
 }
 
 TEST(DncAddressing, LinksRecordWhichAddressWasWrittenAfterWhich) {
@@ -149,6 +150,15 @@ TEST(DncAddressing, ReadWeightsMixContentForwardAndBackwardByTheReadMode) {
       t({0.1f, 0.2f, 0.7f}, {1, 1, 3}), t({0.f, 1.f, 0.f}, {1, 1, 1, 3}),
       t({1.f, 0.f, 0.f}, {1, 1, 1, 3}), t({0.2f, 0.3f, 0.5f}, {1, 1, 3}));
   expect_close(got, t({0.25f, 0.4f, 0.35f}, {1, 1, 3}));
+  // Two write heads: modes (b1, b2, f1, f2, c) = (0.1, 0.1, 0.2, 0.1, 0.5),
+  // forward [0, 1, 0] and [0, 0, 1], backward [1, 0, 0] and [0, 1, 0]:
+  //   0.5 c + [0, 0.2, 0.1] + [0.1, 0.1, 0].
+  const at::Tensor two =
+      dnc::read_weights(t({0.1f, 0.2f, 0.7f}, {1, 1, 3}),
+                        t({0.f, 1.f, 0.f, 0.f, 0.f, 1.f}, {1, 1, 2, 3}),
+                        t({1.f, 0.f, 0.f, 0.f, 1.f, 0.f}, {1, 1, 2, 3}),
+                        t({0.1f, 0.1f, 0.2f, 0.1f, 0.5f}, {1, 1, 5}));
+  expect_close(two, t({0.15f, 0.4f, 0.45f}, {1, 1, 3}));
 }
 
 // --- the model through the loader -------------------------------------------

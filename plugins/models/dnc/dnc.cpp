@@ -102,18 +102,25 @@ int64_t at_least_one(const ParamView& p, const char* key) {
   return v;
 }
 
-// Where each interface parameter sits in the parameter generator's output.
-// They are grouped by activation, so that one call activates a group.
+// Where each interface parameter sits in the parameter generator's output:
+// in a group (one per activation, so that one call activates a group), as the
+// group's `index`-th part.
 struct Slot {
-  int64_t offset = 0, size = 0;
+  int64_t index = -1;
 };
 
 struct Group {
-  int64_t offset = 0, size = 0;
+  std::vector<int64_t> sizes;
+  int64_t size() const {
+    int64_t n = 0;
+    for (int64_t s : sizes) {
+      n += s;
+    }
+    return n;
+  }
   Slot take(int64_t n) {
-    Slot s{size, n};
-    size += n;
-    return s;
+    sizes.push_back(n);
+    return Slot{static_cast<int64_t>(sizes.size()) - 1};
   }
 };
 
@@ -308,43 +315,51 @@ class Dnc final : public mip::sdk::Model {
     if (ntm_read_) {
       read_shift_ = shifts_.take(r * shift_);
     }
-    int64_t offset = 0;
-    for (Group* g : {&sigmoid_, &oneplus_, &linear_, &modes_, &shifts_}) {
-      g->offset = offset;
-      offset += g->size;
+    interface_size_ = 0;
+    for (const Group* g : groups()) {
+      group_sizes_.push_back(g->size());
+      interface_size_ += g->size();
     }
-    interface_size_ = offset;
+  }
+
+  std::vector<const Group*> groups() const {
+    return {&sigmoid_, &oneplus_, &linear_, &modes_, &shifts_};
   }
 
   Interface interface(const at::Tensor& p) const {
     const int64_t b = p.size(0);
-    auto group = [&](const Group& g) { return p.narrow(1, g.offset, g.size); };
-    auto get = [&](const at::Tensor& values, const Slot& s, int64_t heads) {
-      return s.size == 0 ? at::Tensor()
-                         : values.narrow(1, s.offset, s.size)
-                               .view({b, heads, s.size / heads});
+    // One split into the groups, one per group into its parameters.
+    const std::vector<at::Tensor> group = p.split_with_sizes(group_sizes_, 1);
+    auto parts = [&](const at::Tensor& values, const Group& g) {
+      return values.split_with_sizes(g.sizes, 1);
+    };
+    auto get = [&](const std::vector<at::Tensor>& values, const Slot& s,
+                   int64_t heads) {
+      return s.index < 0
+                 ? at::Tensor()
+                 : values[static_cast<size_t>(s.index)].view({b, heads, -1});
     };
     Interface f;
-    const at::Tensor sig = at::sigmoid(group(sigmoid_));
+    const auto sig = parts(at::sigmoid(group[0]), sigmoid_);
     f.erase = get(sig, erase_, writes_);
     f.alloc_gate = get(sig, alloc_gate_, writes_);
     f.write_gate = get(sig, write_gate_, writes_);
     f.free_gate = get(sig, free_gate_, reads_);
-    const at::Tensor plus = 1 + at::softplus(group(oneplus_));
+    const auto plus = parts(1 + at::softplus(group[1]), oneplus_);
     f.write_strength = get(plus, write_strength_, writes_);
     f.read_strength = get(plus, read_strength_, reads_);
     f.write_sharpening = get(plus, write_sharpening_, writes_);
     f.read_sharpening = get(plus, read_sharpening_, reads_);
-    const at::Tensor lin = group(linear_);
+    const auto lin = parts(group[2], linear_);
     f.write_vector = get(lin, write_vector_, writes_);
     f.write_key = get(lin, write_key_, writes_);
     f.read_key = get(lin, read_key_, reads_);
-    if (modes_.size > 0) {
-      f.read_mode = at::softmax(group(modes_).view({b, reads_, -1}), -1);
+    if (modes_.size() > 0) {
+      f.read_mode = at::softmax(group[3].view({b, reads_, -1}), -1);
     }
-    if (shifts_.size > 0) {
+    if (shifts_.size() > 0) {
       const at::Tensor shifts =
-          at::softmax(at::softplus(group(shifts_)).view({b, -1, shift_}), -1);
+          at::softmax(at::softplus(group[4]).view({b, -1, shift_}), -1);
       const int64_t w = ntm_write_ ? writes_ : 0;
       if (ntm_write_) {
         f.write_shift = shifts.narrow(1, 0, w);
@@ -384,7 +399,7 @@ class Dnc final : public mip::sdk::Model {
     } else {
       s.usage = mip::dnc::update_usage(s.usage, s.write, f.free_gate, s.read);
       const at::Tensor allocation =
-          mip::dnc::write_allocation(s.usage, f.alloc_gate * f.write_gate);
+          mip::dnc::write_allocation(s.usage, f.alloc_gate, f.write_gate);
       write = f.write_gate *
               mem::interpolate(allocation, write_content, f.alloc_gate);
     }
@@ -440,6 +455,7 @@ class Dnc final : public mip::sdk::Model {
   Slot erase_, alloc_gate_, write_gate_, free_gate_, write_strength_,
       read_strength_, write_sharpening_, read_sharpening_, write_vector_,
       write_key_, read_key_, read_mode_, write_shift_, read_shift_;
+  std::vector<int64_t> group_sizes_;
   int64_t interface_size_ = 0;
   std::shared_ptr<mip::memory::Controller> controller_;
   std::shared_ptr<mip::memory::Dense> output_gen_, param_gen_, output_network_;

@@ -18,6 +18,12 @@
 
 namespace mip::dnc {
 
+/// The product over the heads (dim 1) of `x` [B, H, ...]: with one head a
+/// view, not a reduction (reductions dominate a step's cost at these sizes).
+inline at::Tensor prod_heads(const at::Tensor& x) {
+  return x.size(1) == 1 ? x.squeeze(1) : x.prod(1);
+}
+
 /// u_t = (u + (1 - u) * (1 - prod_w (1 - write_w))) * prod_r (1 - f_r read_r):
 /// usage rises where the previous step wrote and falls where it read with a
 /// free gate `free_gate` [B, R, 1]. No gradient flows into `prev_write`.
@@ -28,9 +34,12 @@ inline at::Tensor update_usage(const at::Tensor& prev_usage,
   // As DeepMind's Freeness: the write weights' part is not differentiated
   // (MI-Prometheus left the whole update out of the graph, so its free gates
   // never learned).
-  const at::Tensor written = 1 - (1 - prev_write.detach()).prod(1);
-  const at::Tensor after_write = prev_usage + (1 - prev_usage) * written;
-  return after_write * (1 - free_gate * prev_read).prod(1);
+  const at::Tensor w = prev_write.detach();
+  const at::Tensor written =
+      w.size(1) == 1 ? w.squeeze(1) : 1 - (1 - w).prod(1);
+  const at::Tensor after_write =
+      at::addcmul(prev_usage, 1 - prev_usage, written);
+  return after_write * prod_heads(1 - free_gate * prev_read);
 }
 
 /// The allocation weighting of one write head: with u' = eps + (1 - eps) u
@@ -45,29 +54,30 @@ inline at::Tensor allocation(const at::Tensor& usage) {
   const at::Tensor& order = std::get<1>(sorted);
   // Exclusive cumulative product: 1, u_0, u_0 u_1, ...
   const int64_t a = u.size(-1);
-  const at::Tensor before = at::cat({at::ones_like(ascending.narrow(-1, 0, 1)),
-                                     ascending.narrow(-1, 0, a - 1)},
-                                    -1)
-                                .cumprod(-1);
+  const at::Tensor before =
+      at::constant_pad_nd(ascending.narrow(-1, 0, a - 1), {1, 0}, 1.0)
+          .cumprod(-1);
   const at::Tensor in_order = (1 - ascending) * before;
   return at::zeros_like(in_order).scatter(-1, order, in_order);
 }
 
 /// The allocation weightings of all write heads [B, W, A]: head i allocates
 /// on the usage the heads before it would leave, u += (1 - u) g_i a_i, with
-/// `write_gates` [B, W, 1] (allocation gate times write gate).
+/// g_i its allocation gate times its write gate (both [B, W, 1]).
 inline at::Tensor write_allocation(const at::Tensor& usage,
+                                   const at::Tensor& allocation_gates,
                                    const at::Tensor& write_gates) {
   const int64_t heads = write_gates.size(1);
   if (heads == 1) {
     return allocation(usage).unsqueeze(1);
   }
+  const at::Tensor gates = allocation_gates * write_gates;
   std::vector<at::Tensor> weights;
   at::Tensor u = usage;
   for (int64_t i = 0; i < heads; ++i) {
     weights.push_back(allocation(u));
     if (i + 1 < heads) {
-      u = u + (1 - u) * write_gates.select(1, i) * weights.back();
+      u = at::addcmul(u, 1 - u, gates.select(1, i) * weights.back());
     }
   }
   return at::stack(weights, 1);
@@ -82,14 +92,15 @@ inline at::Tensor update_link(const at::Tensor& prev_link,
                               const at::Tensor& off_diagonal) {
   const at::Tensor wi = write.unsqueeze(3), wj = write.unsqueeze(2);
   const at::Tensor link =
-      (1 - wi - wj) * prev_link + wi * prev_precedence.unsqueeze(2);
+      at::addcmul((1 - wi - wj) * prev_link, wi, prev_precedence.unsqueeze(2));
   return link * off_diagonal;
 }
 
 /// p = (1 - sum_a w_a) p + w: the last write locations, per write head.
 inline at::Tensor update_precedence(const at::Tensor& prev_precedence,
                                     const at::Tensor& write) {
-  return (1 - write.sum(2, /*keepdim=*/true)) * prev_precedence + write;
+  return at::addcmul(write, 1 - write.sum(2, /*keepdim=*/true),
+                     prev_precedence);
 }
 
 /// Following the links from the previous read weighting `prev_read`:
@@ -126,11 +137,15 @@ inline at::Tensor read_weights(const at::Tensor& content,
                                const at::Tensor& backward,
                                const at::Tensor& read_mode) {
   const int64_t w = forward.size(2);
-  const at::Tensor back_mode = read_mode.narrow(2, 0, w).unsqueeze(3);
-  const at::Tensor fwd_mode = read_mode.narrow(2, w, w).unsqueeze(3);
-  const at::Tensor content_mode = read_mode.narrow(2, 2 * w, 1);
-  return content_mode * content + (fwd_mode * forward).sum(2) +
-         (back_mode * backward).sum(2);
+  const std::vector<at::Tensor> mode = read_mode.split_with_sizes({w, w, 1}, 2);
+  const at::Tensor mixed = mode[2] * content;
+  if (w == 1) {
+    // One write head: fused multiply-adds, no sums over the heads.
+    return at::addcmul(at::addcmul(mixed, mode[1], forward.squeeze(2)), mode[0],
+                       backward.squeeze(2));
+  }
+  return mixed + (mode[1].unsqueeze(3) * forward).sum(2) +
+         (mode[0].unsqueeze(3) * backward).sum(2);
 }
 
 }  // namespace mip::dnc
