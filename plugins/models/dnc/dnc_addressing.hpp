@@ -18,10 +18,15 @@
 
 namespace mip::dnc {
 
-/// The product over the heads (dim 1) of `x` [B, H, ...]: with one head a
-/// view, not a reduction (reductions dominate a step's cost at these sizes).
+/// The product over the heads (dim 1) of `x` [B, H, ...], unrolled: with one
+/// head a view; never at::prod, whose backward counts zeros on the host (a
+/// synchronisation per step).
 inline at::Tensor prod_heads(const at::Tensor& x) {
-  return x.size(1) == 1 ? x.squeeze(1) : x.prod(1);
+  at::Tensor p = x.select(1, 0);
+  for (int64_t h = 1; h < x.size(1); ++h) {
+    p = p * x.select(1, h);
+  }
+  return p;
 }
 
 /// u_t = (u + (1 - u) * (1 - prod_w (1 - write_w))) * prod_r (1 - f_r read_r):
@@ -36,7 +41,7 @@ inline at::Tensor update_usage(const at::Tensor& prev_usage,
   // never learned).
   const at::Tensor w = prev_write.detach();
   const at::Tensor written =
-      w.size(1) == 1 ? w.squeeze(1) : 1 - (1 - w).prod(1);
+      w.size(1) == 1 ? w.select(1, 0) : 1 - prod_heads(1 - w);
   const at::Tensor after_write =
       at::addcmul(prev_usage, 1 - prev_usage, written);
   return after_write * prod_heads(1 - free_gate * prev_read);
@@ -52,11 +57,13 @@ inline at::Tensor allocation(const at::Tensor& usage) {
   auto sorted = at::sort(u, /*stable=*/true, /*dim=*/-1, /*descending=*/false);
   const at::Tensor& ascending = std::get<0>(sorted);
   const at::Tensor& order = std::get<1>(sorted);
-  // Exclusive cumulative product: 1, u_0, u_0 u_1, ...
+  // Exclusive cumulative product 1, u_0, u_0 u_1, ... as the exponential of
+  // a cumulative sum of logarithms (u >= eps): cumprod's backward checks for
+  // zeros on the host at every step.
   const int64_t a = u.size(-1);
-  const at::Tensor before =
-      at::constant_pad_nd(ascending.narrow(-1, 0, a - 1), {1, 0}, 1.0)
-          .cumprod(-1);
+  const at::Tensor before = at::exp(
+      at::constant_pad_nd(at::log(ascending.narrow(-1, 0, a - 1)), {1, 0}, 0.0)
+          .cumsum(-1));
   const at::Tensor in_order = (1 - ascending) * before;
   return at::zeros_like(in_order).scatter(-1, order, in_order);
 }
