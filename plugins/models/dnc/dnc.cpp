@@ -18,13 +18,13 @@
 #include <mip/memory/addressing.hpp>
 #include <mip/memory/controllers.hpp>
 #include <mip/memory/layers.hpp>
+#include <mip/memory/sequence_model.hpp>
 #include <mip/sdk/sdk.hpp>
 
 #include "dnc_addressing.hpp"
 
 namespace {
 
-using mip::sdk::DataDefinitions;
 using mip::sdk::DataDict;
 using mip::sdk::ParamView;
 
@@ -144,12 +144,12 @@ struct State {
   at::Tensor read_vector;  // [B, R * C]
 };
 
-class Dnc final : public mip::sdk::Model {
+class Dnc final : public mip::memory::SequenceMemoryModel {
  public:
   explicit Dnc(mip::sdk::Context& ctx) {
     const ParamView& p = ctx.params();
-    in_ = at_least_one(p, "input_item_size");
-    out_ = at_least_one(p, "output_item_size");
+    input_size_ = at_least_one(p, "input_item_size");
+    output_size_ = at_least_one(p, "output_item_size");
     hidden_ = at_least_one(p, "hidden_state_size");
     content_ = at_least_one(p, "memory_content_size");
     reads_ = at_least_one(p, "num_reads");
@@ -167,41 +167,16 @@ class Dnc final : public mip::sdk::Model {
     ntm_read_ = p.get<bool>("use_ntm_read");
     ntm_order_ = p.get<bool>("use_ntm_order");
     extra_write_gate_ = p.get<bool>("use_extra_write_gate");
-    record_ = p.get<bool>("plot_memory");
+    trace_.set_on(p.get<bool>("plot_memory"));
 
     controller_ = register_module("controller", make_controller(p));
-    output_gen_ = mip::memory::add_dense(*this, "output_gen", hidden_, out_);
+    output_gen_ =
+        mip::memory::add_dense(*this, "output_gen", hidden_, output_size_);
     lay_out_interface();
     param_gen_ =
         mip::memory::add_dense(*this, "param_gen", hidden_, interface_size_);
     output_network_ = mip::memory::add_dense(*this, "output_network",
-                                             reads_ * content_, out_);
-  }
-
-  DataDefinitions input_definitions() const override {
-    return {{"sequences",
-             {{-1, -1, in_}, at::kFloat, "inputs [B, T, input_item_size]"}}};
-  }
-
-  DataDefinitions output_definitions() const override {
-    DataDefinitions d{
-        {"predictions",
-         {{-1, -1, out_}, at::kFloat, "logits [B, T, output_item_size]"}}};
-    if (record_) {
-      const int64_t a = addresses_;  // -1: the input's length
-      d["memory"] = {{-1, -1, a, content_},
-                     at::kFloat,
-                     "memory after each step [B, T, A, C] (plot_memory)"};
-      d["read_weights"] = {{-1, -1, reads_, a},
-                           at::kFloat,
-                           "read weightings [B, T, R, A] (plot_memory)"};
-      d["write_weights"] = {{-1, -1, writes_, a},
-                            at::kFloat,
-                            "write weightings [B, T, W, A] (plot_memory)"};
-      d["usage"] = {
-          {-1, -1, a}, at::kFloat, "memory usage [B, T, A] (plot_memory)"};
-    }
-    return d;
+                                             reads_ * content_, output_size_);
   }
 
   DataDict forward(const DataDict& batch) override {
@@ -214,7 +189,7 @@ class Dnc final : public mip::sdk::Model {
     std::vector<at::Tensor> hidden, reads;
     hidden.reserve(static_cast<size_t>(t));
     reads.reserve(static_cast<size_t>(t));
-    std::vector<at::Tensor> memories, read_ws, write_ws, usages;
+    trace_.begin();
     for (int64_t step = 0; step < t; ++step) {
       const at::Tensor h = controller_->step(
           at::cat({x.select(1, step), s.read_vector}, 1), s.controller);
@@ -222,35 +197,17 @@ class Dnc final : public mip::sdk::Model {
       write_and_read(f, off_diagonal, s);
       hidden.push_back(h);
       reads.push_back(s.read_vector);
-      if (record_) {
-        memories.push_back(s.memory.detach());
-        read_ws.push_back(s.read.detach());
-        write_ws.push_back(s.write.detach());
-        usages.push_back(s.usage.detach());
-      }
+      trace_.record("memory", s.memory);
+      trace_.record("read_weights", s.read);
+      trace_.record("write_weights", s.write);
+      trace_.record("usage", s.usage);
     }
     DataDict out;
     out["predictions"] = output_gen_->forward(at::stack(hidden, 1)) +
                          output_network_->forward(at::stack(reads, 1));
-    trace_ = DataDict();
-    if (record_) {
-      trace_["memory"] = at::stack(memories, 1);
-      trace_["read_weights"] = at::stack(read_ws, 1);
-      trace_["write_weights"] = at::stack(write_ws, 1);
-      trace_["usage"] = at::stack(usages, 1);
-      for (const auto& [key, value] : trace_) {
-        out[key] = value;
-      }
-    }
+    trace_.finish(out);
     return out;
   }
-
-  /// What the last forward did, step by step, when recording (plot_memory or
-  /// set_record_memory): "memory" [B, T, A, C], "read_weights" [B, T, R, A],
-  /// "write_weights" [B, T, W, A], "usage" [B, T, A]; detached. Else empty.
-  const DataDict& memory_trace() const { return trace_; }
-  /// Turns the recording on or off (plot_memory sets it at construction).
-  void set_record_memory(bool on) { record_ = on; }
 
  private:
   std::shared_ptr<mip::memory::Controller> make_controller(
@@ -272,8 +229,8 @@ class Dnc final : public mip::sdk::Model {
     }
     // The controller reads the input and the previous step's read vectors.
     return mip::memory::make_controller(
-        ControllerSection(p.path(), strings, ints), in_ + reads_ * content_,
-        hidden_);
+        ControllerSection(p.path(), strings, ints),
+        input_size_ + reads_ * content_, hidden_);
   }
 
   // Sizes the parameter generator's output, only with the parameters the
@@ -447,10 +404,10 @@ class Dnc final : public mip::sdk::Model {
     return s;
   }
 
-  int64_t in_ = 0, out_ = 0, hidden_ = 0, content_ = 0, reads_ = 0, writes_ = 0,
-          addresses_ = -1, shift_ = 3;
+  int64_t hidden_ = 0, content_ = 0, reads_ = 0, writes_ = 0, addresses_ = -1,
+          shift_ = 3;
   bool ntm_write_ = false, ntm_read_ = false, ntm_order_ = false,
-       extra_write_gate_ = false, record_ = false;
+       extra_write_gate_ = false;
   Group sigmoid_, oneplus_, linear_, modes_, shifts_;
   Slot erase_, alloc_gate_, write_gate_, free_gate_, write_strength_,
       read_strength_, write_sharpening_, read_sharpening_, write_vector_,
@@ -459,7 +416,6 @@ class Dnc final : public mip::sdk::Model {
   int64_t interface_size_ = 0;
   std::shared_ptr<mip::memory::Controller> controller_;
   std::shared_ptr<mip::memory::Dense> output_gen_, param_gen_, output_network_;
-  DataDict trace_;
 };
 
 }  // namespace
