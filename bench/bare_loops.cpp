@@ -2,9 +2,12 @@
 // Same maths, same data generation, same optimizer as the worker runs them
 // through the plugins. Prints one JSON line with the timing.
 //
-//   mip-bench-bare <lstm|mlp|wide|lenet5> <threads> <episodes> [data_folder]
+//   mip-bench-bare <lstm|mlp|wide|lenet5|dnc> <threads> <episodes>
+//   [data_folder]
 #include <torch/torch.h>
 #include <zlib.h>
+
+#include "dnc_addressing.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -76,6 +79,62 @@ void classifier_update(const torch::Tensor& loss,
 // --- serial recall + LSTM (maes_baselines sizes)
 // ---------------------------------
 
+/// A serial-recall batch as SerialRecallCommandLines generates it, `len`
+/// items.
+struct RecallBatch {
+  torch::Tensor x, y, mask;
+  int64_t t;
+};
+
+RecallBatch recall_batch(at::Generator& gen,
+                         int64_t e,
+                         int64_t b,
+                         int64_t c,
+                         int64_t d,
+                         int64_t len) {
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  gen.set_current_seed(static_cast<uint64_t>(e) + 1);
+  const int64_t line = torch::randint(2, c, {1}, gen).item<int64_t>();
+  const int64_t l = torch::randint(len, len + 1, {1}, gen).item<int64_t>();
+  const auto bits = torch::bernoulli(torch::full({b, l, d}, 0.5), gen);
+  const int64_t t = 2 * l + 2;
+  auto x = torch::zeros({b, t, c + d});
+  x.index_put_({Slice(), 0, 0}, 1.0);
+  x.index_put_({Slice(), Slice(1, l + 1), Slice(c, None)}, bits);
+  x.index_put_({Slice(), l + 1, 1}, 1.0);
+  x.index_put_({Slice(), Slice(l + 2, None), line}, 1.0);
+  auto y = torch::zeros({b, t, d});
+  y.index_put_({Slice(), Slice(l + 2, None), Slice()}, bits);
+  auto mask = torch::zeros({b, t, 1}, torch::kUInt8);
+  mask.index_put_({Slice(), Slice(l + 2, None), 0}, 1);
+  return RecallBatch{x, y, mask, t};
+}
+
+/// The masked loss, the statistics the worker reads, backward, clipping and
+/// the optimizer step, as the serial-recall workloads run them.
+void recall_update(const torch::Tensor& logits,
+                   const RecallBatch& batch,
+                   int64_t d,
+                   std::vector<torch::Tensor>& params,
+                   torch::optim::Optimizer& opt) {
+  const auto m = batch.mask.to(torch::kFloat);
+  const auto loss = (torch::binary_cross_entropy_with_logits(
+                         logits, batch.y, {}, {}, at::Reduction::None) *
+                     m)
+                        .sum() /
+                    (m.sum() * d);
+  const double value = loss.item<double>();
+  const auto acc =
+      ((1.0 - (torch::sigmoid(logits).round() - batch.y).abs()) * m).sum() /
+      (m.sum() * d);
+  volatile double sink = value + acc.item<double>();
+  (void)sink;
+  loss.backward();
+  torch::nn::utils::clip_grad_value_(params, 10.0);
+  opt.step();
+}
+
 void lstm(int64_t episodes) {
   const int64_t c = 3, d = 8, b = 64, len = 10, h = 256;
   torch::manual_seed(1);
@@ -86,57 +145,22 @@ void lstm(int64_t episodes) {
     params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
-  using torch::indexing::None;
-  using torch::indexing::Slice;
-  struct Batch {
-    torch::Tensor x, y, mask;
-    int64_t t;
-  };
   const auto make = [&](int64_t e) {
-    gen.set_current_seed(static_cast<uint64_t>(e) + 1);
-    // The batch, as SerialRecallCommandLines generates it.
-    const int64_t line = torch::randint(2, c, {1}, gen).item<int64_t>();
-    const int64_t l = torch::randint(len, len + 1, {1}, gen).item<int64_t>();
-    const auto bits = torch::bernoulli(torch::full({b, l, d}, 0.5), gen);
-    const int64_t t = 2 * l + 2;
-    auto x = torch::zeros({b, t, c + d});
-    x.index_put_({Slice(), 0, 0}, 1.0);
-    x.index_put_({Slice(), Slice(1, l + 1), Slice(c, None)}, bits);
-    x.index_put_({Slice(), l + 1, 1}, 1.0);
-    x.index_put_({Slice(), Slice(l + 2, None), line}, 1.0);
-    auto y = torch::zeros({b, t, d});
-    y.index_put_({Slice(), Slice(l + 2, None), Slice()}, bits);
-    auto mask = torch::zeros({b, t, 1}, torch::kUInt8);
-    mask.index_put_({Slice(), Slice(l + 2, None), 0}, 1);
-    return Batch{x, y, mask, t};
+    return recall_batch(gen, e, b, c, d, len);
   };
   // The step, as the LSTM plugin and the worker run it.
-  const auto step = [&](const Batch& batch) {
-    const auto& [x, y, mask, t] = batch;
+  const auto step = [&](const RecallBatch& batch) {
     opt.zero_grad();
     auto hs = torch::zeros({b, h});
     auto cs = torch::zeros({b, h});
     std::vector<torch::Tensor> outs;
-    for (int64_t s = 0; s < t; ++s) {
-      std::tie(hs, cs) = cell->forward(x.select(1, s), std::make_tuple(hs, cs));
+    for (int64_t s = 0; s < batch.t; ++s) {
+      std::tie(hs, cs) =
+          cell->forward(batch.x.select(1, s), std::make_tuple(hs, cs));
       outs.push_back(hs);
     }
-    const auto logits = linear->forward(torch::stack(outs, 1));
-    const auto m = mask.to(torch::kFloat);
-    const auto loss = (torch::binary_cross_entropy_with_logits(
-                           logits, y, {}, {}, at::Reduction::None) *
-                       m)
-                          .sum() /
-                      (m.sum() * d);
-    const double value = loss.item<double>();
-    const auto acc =
-        ((1.0 - (torch::sigmoid(logits).round() - y).abs()) * m).sum() /
-        (m.sum() * d);
-    volatile double sink = value + acc.item<double>();
-    (void)sink;
-    loss.backward();
-    torch::nn::utils::clip_grad_value_(params, 10.0);
-    opt.step();
+    recall_update(linear->forward(torch::stack(outs, 1)), batch, d, params,
+                  opt);
   };
   time_loop("lstm", episodes, make, step);
 }
@@ -233,13 +257,108 @@ void lenet5(int64_t episodes, const std::string& folder) {
   time_loop("lenet5", episodes, make, step);
 }
 
+// --- serial recall + DNC (MI-Prometheus's dwm_baselines/dnc settings: LSTM
+// controller of 20, 10-bit memory with as many addresses as input steps, one
+// read and one write head; batch 16, Adam lr 0.0005), fixed length 10. The
+// DNC's own addressing is the plugin's header (plugins/models/dnc), the rest
+// written out --------------------------------------------------------------
+
+void dnc(int64_t episodes) {
+  const int64_t c = 3, d = 8, b = 16, len = 10, hidden = 20, bits = 10;
+  // The interface, grouped by activation as the plugin lays it out (one read
+  // and one write head): sigmoid (erase, allocation gate, write gate, free
+  // gate), oneplus (write strength, read strength), linear (write vector,
+  // write key, read key), the read modes (softmax).
+  const int64_t n_sig = bits + 3, n_plus = 2, n_lin = 3 * bits, n_mode = 3;
+  torch::manual_seed(1);
+  torch::nn::LSTMCell ctrl(c + d + bits, hidden);
+  torch::nn::Linear output_gen(hidden, d);
+  torch::nn::Linear param_gen(hidden, n_sig + n_plus + n_lin + n_mode);
+  torch::nn::Linear output_network(bits, d);
+  std::vector<torch::Tensor> params;
+  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+           ctrl.get(), output_gen.get(), param_gen.get(), output_network.get()})
+    for (auto& t : m->parameters())
+      params.push_back(t);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.0005));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  const auto make = [&](int64_t e) {
+    return recall_batch(gen, e, b, c, d, len);
+  };
+  // Content weighting: softmax of strength times the cosine similarity.
+  const auto content = [](const torch::Tensor& key, const torch::Tensor& beta,
+                          const torch::Tensor& memory) {
+    const auto dots = (key.unsqueeze(2) * memory.unsqueeze(1)).sum(-1);
+    const auto norms = key.norm(2, -1, true).clamp_min(1e-12) *
+                       memory.norm(2, -1).clamp_min(1e-12).unsqueeze(1);
+    return torch::softmax(beta * (dots / norms), -1);
+  };
+  const auto step = [&](const RecallBatch& batch) {
+    const int64_t t = batch.t, a = t;  // as many addresses as steps
+    opt.zero_grad();
+    auto h = torch::zeros({b, hidden}), cell = torch::zeros({b, hidden});
+    auto memory = torch::zeros({b, a, bits});
+    auto read = torch::full({b, 1, a}, 1e-6),
+         write = torch::full({b, 1, a}, 1e-6);
+    auto usage = torch::zeros({b, a});
+    auto link = torch::full({b, 1, a, a}, 1e-6);
+    auto precedence = torch::full({b, 1, a}, 1e-6);
+    auto read_vector = torch::zeros({b, bits});
+    const auto off_diagonal = 1 - torch::eye(a);
+    std::vector<torch::Tensor> hs, reads;
+    for (int64_t s = 0; s < t; ++s) {
+      std::tie(h, cell) =
+          ctrl->forward(torch::cat({batch.x.select(1, s), read_vector}, 1),
+                        std::make_tuple(h, cell));
+      const auto p = param_gen->forward(h);
+      const auto sig = torch::sigmoid(p.narrow(1, 0, n_sig));
+      const auto plus = 1 + torch::softplus(p.narrow(1, n_sig, n_plus));
+      const auto lin = p.narrow(1, n_sig + n_plus, n_lin);
+      const auto mode = torch::softmax(
+          p.narrow(1, n_sig + n_plus + n_lin, n_mode).view({b, 1, 3}), -1);
+      const auto field = [&](const torch::Tensor& g, int64_t at, int64_t n) {
+        return g.narrow(1, at, n).view({b, 1, n});
+      };
+      const auto erase = field(sig, 0, bits), alloc_gate = field(sig, bits, 1),
+                 write_gate = field(sig, bits + 1, 1),
+                 free_gate = field(sig, bits + 2, 1);
+      // Usage, allocation, the write weighting.
+      usage = mip::dnc::update_usage(usage, write, free_gate, read);
+      const auto allocation =
+          mip::dnc::write_allocation(usage, alloc_gate, write_gate);
+      const auto write_content =
+          content(field(lin, bits, bits), field(plus, 0, 1), memory);
+      write = write_gate * torch::lerp(write_content, allocation, alloc_gate);
+      // Erase, add (one write head).
+      const auto ww = write.select(1, 0).unsqueeze(-1);
+      memory =
+          torch::addcmul(memory * (1 - ww * erase), ww, field(lin, 0, bits));
+      // Links, precedence, the read weighting on the new memory.
+      link = mip::dnc::update_link(link, precedence, write, off_diagonal);
+      precedence = mip::dnc::update_precedence(precedence, write);
+      read = mip::dnc::read_weights(
+          content(field(lin, 2 * bits, bits), field(plus, 1, 1), memory),
+          mip::dnc::forward_weights(link, read),
+          mip::dnc::backward_weights(link, read), mode);
+      read_vector =
+          (read.unsqueeze(-1) * memory.unsqueeze(1)).sum(2).view({b, -1});
+      hs.push_back(h);
+      reads.push_back(read_vector);
+    }
+    recall_update(output_gen->forward(torch::stack(hs, 1)) +
+                      output_network->forward(torch::stack(reads, 1)),
+                  batch, d, params, opt);
+  };
+  time_loop("dnc", episodes, make, step);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr
-        << "usage: mip-bench-bare <lstm|mlp|wide|lenet5> <threads> <episodes> "
-           "[data_folder]\n";
+    std::cerr << "usage: mip-bench-bare <lstm|mlp|wide|lenet5|dnc> <threads> "
+                 "<episodes> "
+                 "[data_folder]\n";
     return 2;
   }
   const std::string workload = argv[1];
@@ -253,6 +372,8 @@ int main(int argc, char** argv) {
     mlp(workload, episodes, 1023, 256, 256);
   else if (workload == "lenet5")
     lenet5(episodes, argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist");
+  else if (workload == "dnc")
+    dnc(episodes);
   else {
     std::cerr << "unknown workload " << workload << "\n";
     return 2;

@@ -12,7 +12,7 @@ rounds' paired ratios, with a distribution-free 95% interval), start-up to the
 first episode, and peak resident memory.
 
     python3 bench/run.py [--build build/bench] [--repeats 10] [--threads 1,2]
-                         [--workloads lstm,mlp,wide,lenet5,ntm] [--markdown out.md]
+                         [--workloads lstm,mlp,wide,lenet5,ntm,dnc] [--markdown out.md]
     python3 bench/run.py --instructions [--workloads ...]
 
 --instructions counts instructions per episode instead of timing them, under
@@ -48,6 +48,11 @@ WORKLOADS = {
     "lenet5": ("mip-offline-trainer", "lenet5.yaml", 859, (10, 20)),
     "ntm": None,  # no NTM plugin yet: skipped
 }
+
+# The DNC at MI-Prometheus's dwm_baselines/dnc settings (bench/configs/dnc.yaml).
+# By hand, `bare_loops.py dnc_batched_diagonal` times its Python port without
+# the per-sample diagonal loop.
+WORKLOADS["dnc"] = ("mip-online-trainer", "dnc.yaml", 105, (10, 20))
 
 
 def run(cmd, env):
@@ -263,7 +268,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--workloads", default="lstm,mlp,wide,lenet5,ntm")
+    ap.add_argument("--workloads", default="lstm,mlp,wide,lenet5,ntm,dnc")
     ap.add_argument("--instructions", action="store_true",
                     help="count instructions per episode under callgrind instead of timing")
     ap.add_argument("--markdown", help="also write the table to this file")

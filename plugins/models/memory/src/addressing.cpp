@@ -27,7 +27,8 @@ at::Tensor content_weights(const at::Tensor& keys,
 at::Tensor interpolate(const at::Tensor& content,
                        const at::Tensor& previous,
                        const at::Tensor& gate) {
-  return previous + gate * (content - previous);
+  // One op (and one backward node) for previous + gate * (content - previous).
+  return at::lerp(previous, content, gate);
 }
 
 at::Tensor circular_shift(const at::Tensor& weights, const at::Tensor& shift) {
@@ -65,6 +66,12 @@ at::Tensor erase_and_add(const at::Tensor& memory,
                          const at::Tensor& weights,
                          const at::Tensor& erase,
                          const at::Tensor& add) {
+  if (weights.size(1) == 1) {
+    // One head: no product or sum over the heads (reductions cost more than
+    // the rest of the write at these sizes).
+    const at::Tensor w = weights.squeeze(1).unsqueeze(-1);  // [B, A, 1]
+    return at::addcmul(memory * (1 - w * erase), w, add);
+  }
   // Outer products per head: [B, H, A, C]. The product over the heads is
   // taken head by head: prod()'s backward reads a count of zeros back to the
   // host (a synchronisation per step).
