@@ -2,7 +2,8 @@
 // Same maths, same data generation, same optimizer as the worker runs them
 // through the plugins. Prints one JSON line with the timing.
 //
-//   mip-bench-bare <lstm|mlp|wide|lenet5> <threads> <episodes> [data_folder]
+//   mip-bench-bare <lstm|mlp|wide|lenet5|ntm> <threads> <episodes>
+//   [data_folder]
 #include <torch/torch.h>
 #include <zlib.h>
 
@@ -76,6 +77,62 @@ void classifier_update(const torch::Tensor& loss,
 // --- serial recall + LSTM (maes_baselines sizes)
 // ---------------------------------
 
+/// A serial-recall batch as SerialRecallCommandLines generates it, `len`
+/// items.
+struct RecallBatch {
+  torch::Tensor x, y, mask;
+  int64_t t;
+};
+
+RecallBatch recall_batch(at::Generator& gen,
+                         int64_t e,
+                         int64_t b,
+                         int64_t c,
+                         int64_t d,
+                         int64_t len) {
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  gen.set_current_seed(static_cast<uint64_t>(e) + 1);
+  const int64_t line = torch::randint(2, c, {1}, gen).item<int64_t>();
+  const int64_t l = torch::randint(len, len + 1, {1}, gen).item<int64_t>();
+  const auto bits = torch::bernoulli(torch::full({b, l, d}, 0.5), gen);
+  const int64_t t = 2 * l + 2;
+  auto x = torch::zeros({b, t, c + d});
+  x.index_put_({Slice(), 0, 0}, 1.0);
+  x.index_put_({Slice(), Slice(1, l + 1), Slice(c, None)}, bits);
+  x.index_put_({Slice(), l + 1, 1}, 1.0);
+  x.index_put_({Slice(), Slice(l + 2, None), line}, 1.0);
+  auto y = torch::zeros({b, t, d});
+  y.index_put_({Slice(), Slice(l + 2, None), Slice()}, bits);
+  auto mask = torch::zeros({b, t, 1}, torch::kUInt8);
+  mask.index_put_({Slice(), Slice(l + 2, None), 0}, 1);
+  return RecallBatch{x, y, mask, t};
+}
+
+/// The masked loss, the statistics the worker reads, backward, clipping and
+/// the optimizer step, as the serial-recall workloads run them.
+void recall_update(const torch::Tensor& logits,
+                   const RecallBatch& batch,
+                   int64_t d,
+                   std::vector<torch::Tensor>& params,
+                   torch::optim::Optimizer& opt) {
+  const auto m = batch.mask.to(torch::kFloat);
+  const auto loss = (torch::binary_cross_entropy_with_logits(
+                         logits, batch.y, {}, {}, at::Reduction::None) *
+                     m)
+                        .sum() /
+                    (m.sum() * d);
+  const double value = loss.item<double>();
+  const auto acc =
+      ((1.0 - (torch::sigmoid(logits).round() - batch.y).abs()) * m).sum() /
+      (m.sum() * d);
+  volatile double sink = value + acc.item<double>();
+  (void)sink;
+  loss.backward();
+  torch::nn::utils::clip_grad_value_(params, 10.0);
+  opt.step();
+}
+
 void lstm(int64_t episodes) {
   const int64_t c = 3, d = 8, b = 64, len = 10, h = 256;
   torch::manual_seed(1);
@@ -86,59 +143,104 @@ void lstm(int64_t episodes) {
     params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
-  using torch::indexing::None;
-  using torch::indexing::Slice;
-  struct Batch {
-    torch::Tensor x, y, mask;
-    int64_t t;
-  };
   const auto make = [&](int64_t e) {
-    gen.set_current_seed(static_cast<uint64_t>(e) + 1);
-    // The batch, as SerialRecallCommandLines generates it.
-    const int64_t line = torch::randint(2, c, {1}, gen).item<int64_t>();
-    const int64_t l = torch::randint(len, len + 1, {1}, gen).item<int64_t>();
-    const auto bits = torch::bernoulli(torch::full({b, l, d}, 0.5), gen);
-    const int64_t t = 2 * l + 2;
-    auto x = torch::zeros({b, t, c + d});
-    x.index_put_({Slice(), 0, 0}, 1.0);
-    x.index_put_({Slice(), Slice(1, l + 1), Slice(c, None)}, bits);
-    x.index_put_({Slice(), l + 1, 1}, 1.0);
-    x.index_put_({Slice(), Slice(l + 2, None), line}, 1.0);
-    auto y = torch::zeros({b, t, d});
-    y.index_put_({Slice(), Slice(l + 2, None), Slice()}, bits);
-    auto mask = torch::zeros({b, t, 1}, torch::kUInt8);
-    mask.index_put_({Slice(), Slice(l + 2, None), 0}, 1);
-    return Batch{x, y, mask, t};
+    return recall_batch(gen, e, b, c, d, len);
   };
   // The step, as the LSTM plugin and the worker run it.
-  const auto step = [&](const Batch& batch) {
-    const auto& [x, y, mask, t] = batch;
+  const auto step = [&](const RecallBatch& batch) {
     opt.zero_grad();
     auto hs = torch::zeros({b, h});
     auto cs = torch::zeros({b, h});
     std::vector<torch::Tensor> outs;
-    for (int64_t s = 0; s < t; ++s) {
-      std::tie(hs, cs) = cell->forward(x.select(1, s), std::make_tuple(hs, cs));
+    for (int64_t s = 0; s < batch.t; ++s) {
+      std::tie(hs, cs) =
+          cell->forward(batch.x.select(1, s), std::make_tuple(hs, cs));
       outs.push_back(hs);
     }
-    const auto logits = linear->forward(torch::stack(outs, 1));
-    const auto m = mask.to(torch::kFloat);
-    const auto loss = (torch::binary_cross_entropy_with_logits(
-                           logits, y, {}, {}, at::Reduction::None) *
-                       m)
-                          .sum() /
-                      (m.sum() * d);
-    const double value = loss.item<double>();
-    const auto acc =
-        ((1.0 - (torch::sigmoid(logits).round() - y).abs()) * m).sum() /
-        (m.sum() * d);
-    volatile double sink = value + acc.item<double>();
-    (void)sink;
-    loss.backward();
-    torch::nn::utils::clip_grad_value_(params, 10.0);
-    opt.step();
+    recall_update(linear->forward(torch::stack(outs, 1)), batch, d, params,
+                  opt);
   };
   time_loop("lstm", episodes, make, step);
+}
+
+// --- serial recall + NTM (MI-Prometheus's configs/ntm/serial_recall.yaml:
+// RNN controller of 20 sigmoid units, one read head, shift 3, 10-bit memory
+// with as many addresses as input steps), fixed length 10 -----------------
+
+void ntm(int64_t episodes) {
+  const int64_t c = 3, d = 8, b = 64, len = 10, hidden = 20, bits = 10,
+                shift = 3, heads = 2;      // one read head, the write head
+  const int64_t p = bits + 2 + shift + 1;  // key, beta, gate, shift, gamma
+  torch::manual_seed(1);
+  torch::nn::Linear ctrl(c + d + bits + hidden, hidden);
+  torch::nn::Linear read(hidden, p), write(hidden, p + 2 * bits);
+  torch::nn::Linear out(hidden + bits, d);
+  std::vector<torch::Tensor> params;
+  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+           ctrl.get(), read.get(), write.get(), out.get()})
+    for (auto& t : m->parameters())
+      params.push_back(t);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  const auto make = [&](int64_t e) {
+    return recall_batch(gen, e, b, c, d, len);
+  };
+  const auto step = [&](const RecallBatch& batch) {
+    const int64_t t = batch.t, a = t;  // as many addresses as steps
+    opt.zero_grad();
+    auto memory = torch::zeros({b, a, bits});
+    auto weights = torch::zeros({b, heads, a});
+    weights.select(2, 0).fill_(1);
+    auto reads = memory.select(1, 0).repeat({1, 1});
+    auto h = torch::zeros({b, hidden});
+    const auto w_all = torch::cat({read->weight, write->weight});
+    const auto b_all = torch::cat({read->bias, write->bias});
+    const auto offsets = torch::arange(shift, torch::kLong) - shift / 2;
+    const auto index =
+        torch::remainder(
+            torch::arange(a, torch::kLong).unsqueeze(0) + offsets.unsqueeze(1),
+            a)
+            .flatten();
+    std::vector<torch::Tensor> ext;
+    for (int64_t s = 0; s < t; ++s) {
+      h = torch::sigmoid(ctrl->forward(
+          torch::cat({torch::cat({batch.x.select(1, s), reads}, 1), h}, 1)));
+      const auto prm = torch::linear(h, w_all, b_all);
+      const auto addr = prm.narrow(1, 0, heads * p).view({b, heads, p});
+      const auto key = torch::sigmoid(addr.narrow(2, 0, bits));
+      const auto beta = torch::softplus(addr.narrow(2, bits, 1)) + 1;
+      const auto gate = torch::sigmoid(addr.narrow(2, bits + 1, 1));
+      const auto kernel = torch::softmax(addr.narrow(2, bits + 2, shift), -1);
+      const auto gamma =
+          torch::softplus(addr.narrow(2, bits + 2 + shift, 1)) + 1;
+      // Content: cosine similarity (broadcast, not bmm), softmax.
+      const auto dots = (key.unsqueeze(2) * memory.unsqueeze(1)).sum(-1);
+      const auto norms = key.norm(2, -1, true).clamp_min(1e-12) *
+                         memory.norm(2, -1).clamp_min(1e-12).unsqueeze(1);
+      const auto content = torch::softmax(beta * (dots / norms), -1);
+      auto w = weights + gate * (content - weights);
+      // Shift: gather the S neighbours of each address, weight, sum.
+      auto sizes = w.sizes().vec();
+      sizes.insert(sizes.end() - 1, shift);
+      w = (w.index_select(-1, index).view(sizes) * kernel.unsqueeze(-1))
+              .sum(-2);
+      // Sharpen.
+      w = torch::pow(w + 1e-12, gamma);
+      w = w / w.sum(-1, true);
+      // Read the memory as it was, then write.
+      const auto rw = w.narrow(1, 0, 1);
+      reads = (rw.unsqueeze(-1) * memory.unsqueeze(1)).sum(2).view({b, -1});
+      const auto erase = torch::sigmoid(prm.narrow(1, heads * p, bits));
+      const auto add = torch::sigmoid(prm.narrow(1, heads * p + bits, bits));
+      const auto ww = w.narrow(1, 1, 1).unsqueeze(-1);
+      const auto keep = (1 - ww * erase.unsqueeze(1).unsqueeze(2)).prod(1);
+      memory = memory * keep + (ww * add.unsqueeze(1).unsqueeze(2)).sum(1);
+      weights = w;
+      ext.push_back(torch::cat({h, reads}, 1));
+    }
+    recall_update(out->forward(torch::stack(ext, 1)), batch, d, params, opt);
+  };
+  time_loop("ntm", episodes, make, step);
 }
 
 // --- an MLP on generated majority bits: tiny (mlp: 9-32-2, batch 64,
@@ -237,9 +339,9 @@ void lenet5(int64_t episodes, const std::string& folder) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr
-        << "usage: mip-bench-bare <lstm|mlp|wide|lenet5> <threads> <episodes> "
-           "[data_folder]\n";
+    std::cerr << "usage: mip-bench-bare <lstm|mlp|wide|lenet5|ntm> <threads> "
+                 "<episodes> "
+                 "[data_folder]\n";
     return 2;
   }
   const std::string workload = argv[1];
@@ -251,6 +353,8 @@ int main(int argc, char** argv) {
     mlp(workload, episodes, 9, 64, 32);
   else if (workload == "wide")
     mlp(workload, episodes, 1023, 256, 256);
+  else if (workload == "ntm")
+    ntm(episodes);
   else if (workload == "lenet5")
     lenet5(episodes, argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist");
   else {
