@@ -225,16 +225,16 @@ void ntm(int64_t episodes) {
       w = (w.index_select(-1, index).view(sizes) * kernel.unsqueeze(-1))
               .sum(-2);
       // Sharpen.
-      w = torch::pow(w + 1e-12, gamma);
+      w = torch::exp(gamma * torch::log(w + 1e-12));
       w = w / w.sum(-1, true);
       // Read the memory as it was, then write.
       const auto rw = w.narrow(1, 0, 1);
       reads = (rw.unsqueeze(-1) * memory.unsqueeze(1)).sum(2).view({b, -1});
       const auto erase = torch::sigmoid(prm.narrow(1, heads * p, bits));
       const auto add = torch::sigmoid(prm.narrow(1, heads * p + bits, bits));
-      const auto ww = w.narrow(1, 1, 1).unsqueeze(-1);
-      const auto keep = (1 - ww * erase.unsqueeze(1).unsqueeze(2)).prod(1);
-      memory = memory * keep + (ww * add.unsqueeze(1).unsqueeze(2)).sum(1);
+      const auto ww = w.narrow(1, 1, 1).unsqueeze(-1);  // [B, 1, A, 1]
+      const auto keep = 1 - (ww * erase.unsqueeze(1).unsqueeze(2)).select(1, 0);
+      memory = memory * keep + ww.select(1, 0) * add.unsqueeze(1);
       weights = w;
       ext.push_back(torch::cat({h, reads}, 1));
     }

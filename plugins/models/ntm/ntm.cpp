@@ -219,6 +219,7 @@ class Tracer : public mip::memory::TracesMemory {
   }
 
  protected:
+  bool tracing() const { return on_; }
   void trace_begin() {
     memory_.clear();
     weights_.clear();
@@ -350,7 +351,9 @@ class EncoderSolverNtm final : public NtmModel {
       enc = NtmState::where(solving, enc, enc_next);
       sol = NtmState::where(solving, sol_next, sol);
       modes.push_back(solving);
-      trace_step(NtmState::where(solving, sol, enc));
+      if (tracing()) {
+        trace_step(NtmState::where(solving, sol, enc));
+      }
     }
     trace_end(n_.read_heads);
     at::Tensor mode = at::stack(modes, 1).unsqueeze(2);
