@@ -2,7 +2,7 @@
 // Same maths, same data generation, same optimizer as the worker runs them
 // through the plugins. Prints one JSON line with the timing.
 //
-//   mip-bench-bare <lstm|mlp|wide|lenet5|dnc> <threads> <episodes>
+//   mip-bench-bare <lstm|mlp|wide|lenet5|ntm|dnc> <threads> <episodes>
 //   [data_folder]
 #include <torch/torch.h>
 #include <zlib.h>
@@ -163,6 +163,86 @@ void lstm(int64_t episodes) {
                   opt);
   };
   time_loop("lstm", episodes, make, step);
+}
+
+// --- serial recall + NTM (MI-Prometheus's configs/ntm/serial_recall.yaml:
+// RNN controller of 20 sigmoid units, one read head, shift 3, 10-bit memory
+// with as many addresses as input steps), fixed length 10 -----------------
+
+void ntm(int64_t episodes) {
+  const int64_t c = 3, d = 8, b = 64, len = 10, hidden = 20, bits = 10,
+                shift = 3, heads = 2;      // one read head, the write head
+  const int64_t p = bits + 2 + shift + 1;  // key, beta, gate, shift, gamma
+  torch::manual_seed(1);
+  torch::nn::Linear ctrl(c + d + bits + hidden, hidden);
+  torch::nn::Linear read(hidden, p), write(hidden, p + 2 * bits);
+  torch::nn::Linear out(hidden + bits, d);
+  std::vector<torch::Tensor> params;
+  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+           ctrl.get(), read.get(), write.get(), out.get()})
+    for (auto& t : m->parameters())
+      params.push_back(t);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  const auto make = [&](int64_t e) {
+    return recall_batch(gen, e, b, c, d, len);
+  };
+  const auto step = [&](const RecallBatch& batch) {
+    const int64_t t = batch.t, a = t;  // as many addresses as steps
+    opt.zero_grad();
+    auto memory = torch::zeros({b, a, bits});
+    auto weights = torch::zeros({b, heads, a});
+    weights.select(2, 0).fill_(1);
+    auto reads = memory.select(1, 0).repeat({1, 1});
+    auto h = torch::zeros({b, hidden});
+    const auto w_all = torch::cat({read->weight, write->weight});
+    const auto b_all = torch::cat({read->bias, write->bias});
+    const auto offsets = torch::arange(shift, torch::kLong) - shift / 2;
+    const auto index =
+        torch::remainder(
+            torch::arange(a, torch::kLong).unsqueeze(0) + offsets.unsqueeze(1),
+            a)
+            .flatten();
+    std::vector<torch::Tensor> ext;
+    for (int64_t s = 0; s < t; ++s) {
+      h = torch::sigmoid(ctrl->forward(
+          torch::cat({torch::cat({batch.x.select(1, s), reads}, 1), h}, 1)));
+      const auto prm = torch::linear(h, w_all, b_all);
+      const auto addr = prm.narrow(1, 0, heads * p).view({b, heads, p});
+      const auto key = torch::sigmoid(addr.narrow(2, 0, bits));
+      const auto beta = torch::softplus(addr.narrow(2, bits, 1)) + 1;
+      const auto gate = torch::sigmoid(addr.narrow(2, bits + 1, 1));
+      const auto kernel = torch::softmax(addr.narrow(2, bits + 2, shift), -1);
+      const auto gamma =
+          torch::softplus(addr.narrow(2, bits + 2 + shift, 1)) + 1;
+      // Content: cosine similarity (broadcast, not bmm), softmax.
+      const auto dots = (key.unsqueeze(2) * memory.unsqueeze(1)).sum(-1);
+      const auto norms = key.norm(2, -1, true).clamp_min(1e-12) *
+                         memory.norm(2, -1).clamp_min(1e-12).unsqueeze(1);
+      const auto content = torch::softmax(beta * (dots / norms), -1);
+      auto w = weights + gate * (content - weights);
+      // Shift: gather the S neighbours of each address, weight, sum.
+      auto sizes = w.sizes().vec();
+      sizes.insert(sizes.end() - 1, shift);
+      w = (w.index_select(-1, index).view(sizes) * kernel.unsqueeze(-1))
+              .sum(-2);
+      // Sharpen.
+      w = torch::exp(gamma * torch::log(w + 1e-12));
+      w = w / w.sum(-1, true);
+      // Read the memory as it was, then write.
+      const auto rw = w.narrow(1, 0, 1);
+      reads = (rw.unsqueeze(-1) * memory.unsqueeze(1)).sum(2).view({b, -1});
+      const auto erase = torch::sigmoid(prm.narrow(1, heads * p, bits));
+      const auto add = torch::sigmoid(prm.narrow(1, heads * p + bits, bits));
+      const auto ww = w.narrow(1, 1, 1).unsqueeze(-1);  // [B, 1, A, 1]
+      const auto keep = 1 - (ww * erase.unsqueeze(1).unsqueeze(2)).select(1, 0);
+      memory = memory * keep + ww.select(1, 0) * add.unsqueeze(1);
+      weights = w;
+      ext.push_back(torch::cat({h, reads}, 1));
+    }
+    recall_update(out->forward(torch::stack(ext, 1)), batch, d, params, opt);
+  };
+  time_loop("ntm", episodes, make, step);
 }
 
 // --- an MLP on generated majority bits: tiny (mlp: 9-32-2, batch 64,
@@ -356,7 +436,7 @@ void dnc(int64_t episodes) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: mip-bench-bare <lstm|mlp|wide|lenet5|dnc> <threads> "
+    std::cerr << "usage: mip-bench-bare <lstm|mlp|wide|lenet5|ntm|dnc> <threads> "
                  "<episodes> "
                  "[data_folder]\n";
     return 2;
@@ -370,6 +450,8 @@ int main(int argc, char** argv) {
     mlp(workload, episodes, 9, 64, 32);
   else if (workload == "wide")
     mlp(workload, episodes, 1023, 256, 256);
+  else if (workload == "ntm")
+    ntm(episodes);
   else if (workload == "lenet5")
     lenet5(episodes, argc > 4 ? argv[4] : "/usr/share/datasets/fashion-mnist");
   else if (workload == "dnc")

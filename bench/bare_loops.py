@@ -2,7 +2,7 @@
 """The benchmark workloads as plain PyTorch loops (Debian's python3-torch, the
 same LibTorch as the C++ side): the same maths as bench/bare_loops.cpp.
 
-    python3 bare_loops.py <lstm|mlp|wide|lenet5|dnc|dnc_batched_diagonal> <threads> <episodes> [data_folder]
+    python3 bare_loops.py <lstm|mlp|wide|lenet5|ntm|ntm_batched_shift|dnc|dnc_batched_diagonal> <threads> <episodes> [data_folder]
 """
 import gzip
 import json
@@ -95,6 +95,89 @@ def lstm(episodes):
         recall_update(linear(torch.stack(outs, 1)), batch, d, params, opt)
 
     time_loop("lstm", episodes, make, step)
+
+
+def ntm(episodes, per_sample_shift=True):
+    """The NTM of MI-Prometheus's configs/ntm/serial_recall.yaml written as
+    its code is: a time-step loop, a linear layer per read head, content
+    addressing with normalize + matmul, and a circular convolution looped
+    over the samples (per_sample_shift; False shifts the batch at once, to
+    measure what that loop costs)."""
+    c, d, b, length, hidden, bits, shift = 3, 8, 64, 10, 20, 10, 3
+    torch.manual_seed(1)
+    ctrl = torch.nn.Linear(c + d + bits + hidden, hidden)
+    read_heads = [torch.nn.Linear(hidden, bits + 3 + shift)]
+    write = torch.nn.Linear(hidden, 3 * bits + 3 + shift)
+    out = torch.nn.Linear(hidden + bits, d)
+    params = [p for m in [ctrl, write, out] + read_heads for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=0.01)
+    gen = torch.Generator()
+    F = torch.nn.functional
+
+    def split(prm, sizes):
+        at, parts = 0, []
+        for n in sizes:
+            parts.append(prm[..., at:at + n])
+            at += n
+        return parts
+
+    def convolve(att, kernel):  # [B, A, 1], [B, S, 1]
+        a = att.size(1)
+        ext = torch.tensor([(i + a) % a for i in range(-(shift // 2), a + shift // 2)])
+        ext_att = torch.index_select(att, 1, ext).transpose(1, 2)
+        k = kernel.transpose(1, 2)
+        if per_sample_shift:
+            out_ = torch.cat([F.conv1d(ext_att.narrow(0, i, 1), k.narrow(0, i, 1))
+                              for i in range(att.size(0))], 0)
+        else:
+            out_ = (ext_att.unfold(2, shift, 1) * k.unsqueeze(2)).sum(-1)
+        return out_.transpose(1, 2)
+
+    def address(key, beta, gate, kern, gamma, memory, prev):
+        kern = F.softmax(kern, dim=1).unsqueeze(2)
+        gamma = F.softplus(gamma).unsqueeze(2) + 1
+        key = torch.sigmoid(key).unsqueeze(1)
+        beta = F.softplus(beta).unsqueeze(2) + 1
+        gate = torch.sigmoid(gate).unsqueeze(2)
+        sim = torch.matmul(F.normalize(memory, p=2, dim=2),
+                           F.normalize(key, p=2, dim=2).transpose(1, 2))
+        content = F.softmax(torch.matmul(sim, beta), dim=1)
+        att = gate * content + (torch.ones_like(gate) - gate) * prev
+        att = torch.pow(convolve(att, kern) + 1e-12, gamma)
+        return F.normalize(att, p=1, dim=1)
+
+    def make(e):
+        return recall_batch(gen, e, b, c, d, length)
+
+    def step(batch):
+        x, _, _, t = batch
+        opt.zero_grad()
+        memory = torch.zeros(b, t, bits)
+        att0 = torch.zeros(b, t, 1)
+        att0[:, 0, 0] = 1
+        read_att, write_att = [att0], att0
+        reads = [torch.matmul(att0.transpose(1, 2), memory).squeeze(1)]
+        h = torch.zeros(b, hidden)
+        logits = []
+        for xt in x.chunk(t, dim=1):
+            h = torch.sigmoid(ctrl(torch.cat((torch.cat((xt.squeeze(1), *reads), 1), h), 1)))
+            new_att, new_reads = [], []
+            for i, layer in enumerate(read_heads):
+                key, beta, gate, kern, gamma = split(layer(h), [bits, 1, 1, shift, 1])
+                att = address(key, beta, gate, kern, gamma, memory, read_att[i])
+                new_att.append(att)
+                new_reads.append(torch.matmul(att.transpose(1, 2), memory).squeeze(1))
+            key, beta, gate, kern, gamma, erase, add = split(
+                write(h), [bits, 1, 1, shift, 1, bits, bits])
+            write_att = address(key, beta, gate, kern, gamma, memory, write_att)
+            erase = torch.sigmoid(erase).unsqueeze(1)
+            add = torch.sigmoid(add).unsqueeze(1)
+            memory = memory * (1 - torch.matmul(write_att, erase)) + torch.matmul(write_att, add)
+            read_att, reads = new_att, new_reads
+            logits.append(out(torch.cat((h, *reads), 1)))
+        recall_update(torch.stack(logits, 1), batch, d, params, opt)
+
+    time_loop("ntm" if per_sample_shift else "ntm_batched_shift", episodes, make, step)
 
 
 def mlp(name, episodes, bits, b, hidden):
@@ -301,6 +384,10 @@ def main():
         mlp(workload, episodes, 9, 64, 32)
     elif workload == "wide":
         mlp(workload, episodes, 1023, 256, 256)
+    elif workload == "ntm":
+        ntm(episodes)
+    elif workload == "ntm_batched_shift":
+        ntm(episodes, per_sample_shift=False)
     elif workload == "lenet5":
         lenet5(episodes, sys.argv[4] if len(sys.argv) > 4 else "/usr/share/datasets/fashion-mnist")
     elif workload == "dnc":

@@ -46,7 +46,7 @@ WORKLOADS = {
     "mlp": ("mip-online-trainer", "mlp.yaml", 3005, (105, 405)),
     "wide": ("mip-online-trainer", "wide.yaml", 205, (10, 30)),
     "lenet5": ("mip-offline-trainer", "lenet5.yaml", 859, (10, 20)),
-    "ntm": None,  # no NTM plugin yet: skipped
+    "ntm": ("mip-online-trainer", "ntm.yaml", 105, (10, 20)),
 }
 
 # The DNC at MI-Prometheus's dwm_baselines/dnc settings (bench/configs/dnc.yaml).

@@ -329,16 +329,16 @@ class Dnc final : public mip::memory::SequenceMemoryModel {
   }
 
   // NTM addressing: interpolate the content weighting with the previous
-  // weighting, shift, sharpen. MI-Prometheus's shift entry j moves attention
-  // by s/2 - j addresses (the shared primitive's by j - s/2): flipped.
+  // weighting, shift (the shared primitive shifts in MI-Prometheus's
+  // orientation), sharpen.
   static at::Tensor ntm_address(const at::Tensor& previous,
                                 const at::Tensor& content,
                                 const at::Tensor& gate,
                                 const at::Tensor& shift,
                                 const at::Tensor& sharpening) {
     const at::Tensor mixed = mip::memory::interpolate(content, previous, gate);
-    return mip::memory::sharpen(
-        mip::memory::circular_shift(mixed, shift.flip(-1)), sharpening);
+    return mip::memory::sharpen(mip::memory::circular_shift(mixed, shift),
+                                sharpening);
   }
 
   // One step of the memory: write weighting, erase and add, read weighting,

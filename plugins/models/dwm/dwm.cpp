@@ -153,10 +153,10 @@ class Dwm final : public mem::SequenceMemoryModel {
           next.memory);
       w = mem::interpolate(by_content, w, at::sigmoid(part(layout_.gate, 1)));
     }
-    // MI-Prometheus's kernel entry j moves the attention by S/2 - j
-    // addresses; the shared circular_shift's by j - S/2: flip it.
+    // Kernel entry j moves the attention by S/2 - j addresses, in
+    // MI-Prometheus's orientation as the shared circular_shift does.
     const at::Tensor shift =
-        at::softmax(at::softplus(part(layout_.shift, shift_)), 2).flip({2});
+        at::softmax(at::softplus(part(layout_.shift, shift_)), 2);
     next.head = mem::sharpen(mem::circular_shift(w, shift),
                              1 + at::softplus(part(layout_.gamma, 1)));
     return next;

@@ -15,10 +15,11 @@
 namespace mip::memory {
 
 /// Cosine similarity of each head's key with each address: [B, H, A].
-/// `eps` keeps a zero key or address finite (similarity 0).
+/// Each norm is clamped at `eps` before dividing (as F.normalize does, which
+/// MI-Prometheus's models use): a zero key or address gives similarity 0.
 at::Tensor cosine_similarity(const at::Tensor& keys,
                              const at::Tensor& memory,
-                             double eps = 1e-8);
+                             double eps = 1e-12);
 
 /// Content addressing: softmax over addresses of beta * cosine similarity.
 at::Tensor content_weights(const at::Tensor& keys,
@@ -30,11 +31,25 @@ at::Tensor interpolate(const at::Tensor& content,
                        const at::Tensor& previous,
                        const at::Tensor& gate);
 
-/// Circular convolution of the weights with a soft shift [B, H, S] (S odd):
-/// shift entry j moves attention by j - S/2 addresses, forward for a positive
-/// offset, wrapping around the memory:
-///   out[a] = sum_j shift[j] * w[(a - (j - S/2)) mod A].
+/// Circular convolution of the weights with a soft shift [B, H, S] (S odd),
+/// in MI-Prometheus's orientation (NTM, DNC and DWM alike: a conv1d over the
+/// wrapped weights): shift entry j moves attention by S/2 - j addresses
+/// (entry 0 forward, the last entry backward), wrapping around the memory:
+///   out[a] = sum_j shift[j] * w[(a + j - S/2) mod A].
+/// Any A >= 1 works, also A < S.
 at::Tensor circular_shift(const at::Tensor& weights, const at::Tensor& shift);
+
+/// The gather index circular_shift uses for A addresses and shift size S,
+/// flattened [S * A] (entry j * A + a is (a + j - S/2) mod A); a model that
+/// shifts at every step computes it once per sequence.
+at::Tensor circular_shift_index(int64_t num_addresses,
+                                int64_t shift_size,
+                                const at::Device& device);
+
+/// circular_shift with an index from circular_shift_index.
+at::Tensor circular_shift(const at::Tensor& weights,
+                          const at::Tensor& shift,
+                          const at::Tensor& index);
 
 /// Sharpening: w^gamma normalised over the addresses (`eps` avoids 0/0).
 at::Tensor sharpen(const at::Tensor& weights,
