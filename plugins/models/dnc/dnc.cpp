@@ -95,13 +95,6 @@ class ControllerSection final : public ParamView {
   std::map<std::string, int64_t> ints_;
 };
 
-int64_t at_least_one(const ParamView& p, const char* key) {
-  const auto v = p.get<int64_t>(key);
-  MIP_CHECK(v >= 1, mip::ParameterError, "[", p.path(), ".", key,
-            "] must be >= 1, got ", v);
-  return v;
-}
-
 // Where each interface parameter sits in the parameter generator's output:
 // in a group (one per activation, so that one call activates a group), as the
 // group's `index`-th part.
@@ -148,19 +141,19 @@ class Dnc final : public mip::memory::SequenceMemoryModel {
  public:
   explicit Dnc(mip::sdk::Context& ctx) {
     const ParamView& p = ctx.params();
-    input_size_ = at_least_one(p, "input_item_size");
-    output_size_ = at_least_one(p, "output_item_size");
-    hidden_ = at_least_one(p, "hidden_state_size");
-    content_ = at_least_one(p, "memory_content_size");
-    reads_ = at_least_one(p, "num_reads");
-    writes_ = at_least_one(p, "num_writes");
+    input_size_ = mip::memory::positive(p, "input_item_size");
+    output_size_ = mip::memory::positive(p, "output_item_size");
+    hidden_ = mip::memory::positive(p, "hidden_state_size");
+    content_ = mip::memory::positive(p, "memory_content_size");
+    reads_ = mip::memory::positive(p, "num_reads");
+    writes_ = mip::memory::positive(p, "num_writes");
     addresses_ = p.get<int64_t>("memory_addresses_size");
     MIP_CHECK(addresses_ == -1 || addresses_ >= 1, mip::ParameterError, "[",
               p.path(),
               ".memory_addresses_size] must be >= 1, or -1 for as many "
               "addresses as the input has steps; got ",
               addresses_);
-    shift_ = at_least_one(p, "shift_size");
+    shift_ = mip::memory::positive(p, "shift_size");
     MIP_CHECK(shift_ % 2 == 1, mip::ParameterError, "[", p.path(),
               ".shift_size] must be odd (shifts centred on 0), got ", shift_);
     ntm_write_ = p.get<bool>("use_ntm_write");

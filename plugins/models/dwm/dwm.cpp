@@ -101,10 +101,7 @@ class Dwm final : public mem::SequenceMemoryModel {
   // Reads and checks the sizes.
   void read_sizes(const mip::sdk::ParamView& p) {
     const auto positive = [&p](const char* key) {
-      const auto v = p.get<int64_t>(key);
-      MIP_CHECK(v >= 1, mip::ParameterError, "[", p.path(), ".", key,
-                "] must be >= 1, got ", v);
-      return v;
+      return mip::memory::positive(p, key);
     };
     input_size_ = positive("input_item_size");
     output_size_ = positive("output_item_size");

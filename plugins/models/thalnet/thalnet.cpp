@@ -108,11 +108,8 @@ class ThalNet final : public mem::SequenceMemoryModel {
  public:
   explicit ThalNet(mip::sdk::Context& ctx) {
     const auto& p = ctx.params();
-    const auto positive = [&p](const std::string& key) {
-      const auto v = p.get<int64_t>(key);
-      MIP_CHECK(v >= 1, mip::ParameterError, "[", p.path(), ".", key,
-                "] must be >= 1, got ", v);
-      return v;
+    const auto positive = [&p](const char* key) {
+      return mip::memory::positive(p, key);
     };
     input_size_ =
         positive(p.has("input_size") ? "input_size" : "input_item_size");

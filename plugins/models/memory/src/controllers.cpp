@@ -51,11 +51,7 @@ class RnnController final : public Controller {
   }
   ControllerState init_state(int64_t batch,
                              const at::TensorOptions& options) const override {
-    ControllerState s;
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      s.push_back(at::zeros({batch, output_size()}, options));
-    }
-    return s;
+    return zero_states(layers_.size(), batch, options);
   }
   at::Tensor step(const at::Tensor& x, ControllerState& state) override {
     at::Tensor in = x;
@@ -95,11 +91,7 @@ class LstmController final : public Controller {
   }
   ControllerState init_state(int64_t batch,
                              const at::TensorOptions& options) const override {
-    ControllerState s;
-    for (size_t l = 0; l < 2 * cells_.size(); ++l) {
-      s.push_back(at::zeros({batch, output_size()}, options));
-    }
-    return s;
+    return zero_states(2 * cells_.size(), batch, options);
   }
   at::Tensor step(const at::Tensor& x, ControllerState& state) override {
     at::Tensor in = x;
@@ -136,11 +128,7 @@ class GruController final : public Controller {
   }
   ControllerState init_state(int64_t batch,
                              const at::TensorOptions& options) const override {
-    ControllerState s;
-    for (size_t l = 0; l < cells_.size(); ++l) {
-      s.push_back(at::zeros({batch, output_size()}, options));
-    }
-    return s;
+    return zero_states(cells_.size(), batch, options);
   }
   at::Tensor step(const at::Tensor& x, ControllerState& state) override {
     at::Tensor in = ff_ ? ff_->forward(x) : x;
@@ -166,6 +154,15 @@ std::string joined_names() {
 }
 
 }  // namespace
+
+ControllerState Controller::zero_states(
+    size_t n, int64_t batch, const at::TensorOptions& options) const {
+  ControllerState s;
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(at::zeros({batch, output_size_}, options));
+  }
+  return s;
+}
 
 const std::vector<std::string>& controller_names() {
   static const std::vector<std::string> names{

@@ -35,6 +35,12 @@ class Controller : public torch::nn::Module {
   int64_t input_size() const { return input_size_; }
   int64_t output_size() const { return output_size_; }
 
+ protected:
+  /// `n` zero tensors [batch, output_size] (the recurrent controllers' state).
+  ControllerState zero_states(size_t n,
+                              int64_t batch,
+                              const at::TensorOptions& options) const;
+
  private:
   int64_t input_size_, output_size_;
 };
