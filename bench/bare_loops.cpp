@@ -436,9 +436,10 @@ void dnc(int64_t episodes) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: mip-bench-bare <lstm|mlp|wide|lenet5|ntm|dnc> <threads> "
-                 "<episodes> "
-                 "[data_folder]\n";
+    std::cerr
+        << "usage: mip-bench-bare <lstm|mlp|wide|lenet5|ntm|dnc> <threads> "
+           "<episodes> "
+           "[data_folder]\n";
     return 2;
   }
   const std::string workload = argv[1];
