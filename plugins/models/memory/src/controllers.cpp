@@ -21,6 +21,23 @@ std::string layer_name(const char* base, int64_t l) {
                 : std::string(base) + "_" + std::to_string(l);
 }
 
+// `layers` stacked cells of `gates` gates registered in `parent` as base,
+// base_1, ...: the first reads `in` inputs, the others the layer below.
+std::vector<std::shared_ptr<CellWeights>> add_cells(torch::nn::Module& parent,
+                                                    const char* base,
+                                                    int64_t in,
+                                                    int64_t hidden,
+                                                    int64_t layers,
+                                                    int64_t gates) {
+  std::vector<std::shared_ptr<CellWeights>> cells;
+  for (int64_t l = 0; l < layers; ++l) {
+    cells.push_back(parent.register_module(
+        layer_name(base, l), std::make_shared<CellWeights>(
+                                 layer_input(l, in, hidden), hidden, gates)));
+  }
+  return cells;
+}
+
 class FeedforwardController final : public Controller {
  public:
   FeedforwardController(int64_t in, int64_t out) : Controller(in, out) {
@@ -83,11 +100,7 @@ class LstmController final : public Controller {
  public:
   LstmController(int64_t in, int64_t out, int64_t layers)
       : Controller(in, out) {
-    for (int64_t l = 0; l < layers; ++l) {
-      cells_.push_back(register_module(
-          layer_name("lstm", l),
-          std::make_shared<CellWeights>(layer_input(l, in, out), out, 4)));
-    }
+    cells_ = add_cells(*this, "lstm", in, out, layers, 4);
   }
   ControllerState init_state(int64_t batch,
                              const at::TensorOptions& options) const override {
@@ -120,11 +133,7 @@ class GruController final : public Controller {
       ff_ = add_dense(*this, "ff", in, ff_size);
       cell_in = ff_size;
     }
-    for (int64_t l = 0; l < layers; ++l) {
-      cells_.push_back(register_module(
-          layer_name("gru", l),
-          std::make_shared<CellWeights>(layer_input(l, cell_in, out), out, 3)));
-    }
+    cells_ = add_cells(*this, "gru", cell_in, out, layers, 3);
   }
   ControllerState init_state(int64_t batch,
                              const at::TensorOptions& options) const override {
