@@ -9,7 +9,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace sdk_test {
 
 using test::only_experiment;
 using test::read;
@@ -190,5 +191,5 @@ TEST(Sdk, DebianPackageNamesItsDependenciesAndRunsFromItsFiles) {
       << "the unpacked plugins are used: " << r.output;
 }
 
-}  // namespace
+}  // namespace sdk_test
 }  // namespace mip
