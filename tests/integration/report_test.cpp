@@ -372,6 +372,81 @@ TEST(Report, NtmMemoryAndWeightingsRecordedAndDrawn) {
   expect_heatmaps_drawn(d, page);
 }
 
+/// A memory model's experiment (MI-Prometheus's file) and what it publishes
+/// at each step with 4 items (T = 10): {name, shape}.
+struct Publisher {
+  const char* config;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> steps;
+};
+
+class MemoryModelPublishes : public ::testing::TestWithParam<Publisher> {};
+
+TEST_P(MemoryModelPublishes, ItsMemoryAndWeightingsOnTheLastValidation) {
+  const Publisher& p = GetParam();
+  TempDir d;
+  // --visualize 3: only the first batch of the last full validation.
+  const RunResult r =
+      run("cd " + kSource + " && " + kOnline + " --config configs/" + p.config +
+          " --expdir " + d.str() +
+          " --set training.terminal_conditions.episode_limit=2"
+          " --set validation.partial_validation_interval=1"
+          " --set validation.problem.size=64"
+          " --set validation.problem.min_sequence_length=4"
+          " --set validation.problem.max_sequence_length=4 --visualize 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path exp = only_experiment(d.path(), "training_configuration.yaml");
+  const auto files = recordings(exp);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename(), "last_validation.json");
+  const YAML::Node v = json(files[0]);
+  EXPECT_EQ(v["kind"].as<std::string>(), "final full validation");
+  ASSERT_EQ(v["steps"].size(), p.steps.size());
+  for (const auto& [name, shape] : p.steps)
+    EXPECT_EQ(shape_of(v["steps"], name), shape) << name;
+  ASSERT_EQ(run(kReport + " " + exp.string()).code, 0);
+  const std::string html = read(exp / "report.html");
+  for (const auto& [name, shape] : p.steps)
+    EXPECT_EQ(count(html, "data-tensor=\"" + name + "\" data-kind=\"step\""),
+              1u)
+        << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Report,
+    MemoryModelPublishes,
+    ::testing::Values(Publisher{"maes_baselines/dnc/dnc_serial_recall.yaml",
+                                {{"memory", {10, 10, 15}},
+                                 {"read_weights", {10, 1, 10}},
+                                 {"write_weights", {10, 1, 10}},
+                                 {"usage", {10, 10}}}},
+                      Publisher{"dwm_baselines/dwm/serial_recall.yaml",
+                                {{"read_weights", {10, 1, 10}},
+                                 {"write_weights", {10, 1, 10}},
+                                 {"memory", {10, 10, 10}},
+                                 {"bookmark_weights", {10, 1, 10}}}},
+                      Publisher{"thalnet/serial_recall.yaml",
+                                {{"center", {10, 4, 32}},
+                                 {"module_state_0", {10, 32}},
+                                 {"module_state_1", {10, 32}},
+                                 {"module_state_2", {10, 32}},
+                                 {"module_state_3", {10, 40}}}},
+                      Publisher{
+                          "maes_baselines/es_ntm/es_ntm_serial_recall.yaml",
+                          {{"memory", {10, 10, 15}},
+                           {"read_weights", {10, 1, 10}},
+                           {"write_weights", {10, 1, 10}}}},
+                      Publisher{"maes_baselines/maes/maes_serial_recall.yaml",
+                                {{"memory", {10, 10, 15}},
+                                 {"write_weights", {10, 1, 10}},
+                                 {"read_weights", {10, 1, 10}}}}),
+    [](const ::testing::TestParamInfo<Publisher>& info) {
+      std::string n = fs::path(info.param.config).parent_path().filename();
+      for (char& c : n)
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+          c = '_';
+      return n;
+    });
+
 TEST(Report, SeveralRunsOneTableAndOverlaidCurves) {
   TempDir d;
   for (const char* seed : {"1", "2"})
