@@ -170,7 +170,7 @@ class Maes final : public mip::memory::SequenceMemoryModel,
     ControllerState sol_state;
     at::Tensor sol_attention, final_enc_attention;
     std::vector<at::Tensor> logits;
-    trace_.begin();
+    trace_.begin(step_recorder());
     logits.reserve(static_cast<size_t>(t));
     for (int64_t step = 0; step < t; ++step) {
       const Step& now = plan[static_cast<size_t>(step)];
