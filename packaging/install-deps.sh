@@ -15,6 +15,8 @@ packages=(
   file                    # CPack's DEB generator inspects the binaries with it
   libblas3                # the reference BLAS: the BLAS-warning test runs LibTorch on it
   dataset-fashion-mnist   # real Fashion-MNIST (gzipped IDX) in /usr/share/datasets/fashion-mnist
+  python3-torch           # tests: Python's torch reads a C++ checkpoint (docs/interop.md)
+  python3-matplotlib      # tests: the statistics plot of docs/interop.md
 )
 
 missing=()
