@@ -16,6 +16,8 @@ packages=(
   libblas3                # the reference BLAS: the BLAS-warning test runs LibTorch on it
   dataset-fashion-mnist   # real Fashion-MNIST (gzipped IDX) in /usr/share/datasets/fashion-mnist
   chromium                # headless, for the mip-report tests (screenshot, DOM); large: ~350 MB installed with its libraries; the tests skip without it
+  python3-torch           # tests: Python's torch reads a C++ checkpoint (docs/interop.md)
+  python3-matplotlib      # tests: the statistics plot of docs/interop.md
 )
 
 missing=()

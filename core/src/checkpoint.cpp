@@ -297,26 +297,20 @@ CheckpointMeta load_checkpoint(const std::string& path,
   return meta;
 }
 
-std::string checkpoint_digest(const std::string& path) {
+std::vector<std::pair<std::string, at::Tensor>> checkpoint_weights(
+    const std::string& path) {
   torch::serialize::InputArchive ar;
   open_archive(ar, path);
   read_meta(ar, path);
   torch::serialize::InputArchive model_ar;
   ar.read("model", model_ar);
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over names and bytes
-  auto mix = [&h](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i)
-      h = (h ^ p[i]) * 1099511628211ULL;
-  };
+  std::vector<std::pair<std::string, at::Tensor>> out;
   std::function<void(torch::serialize::InputArchive&, const std::string&)>
       walk = [&](torch::serialize::InputArchive& a, const std::string& prefix) {
         for (const auto& k : a.keys()) {
           torch::Tensor t;
           if (a.try_read(k, t, false) || a.try_read(k, t, true)) {
-            const auto c = t.contiguous();
-            mix((prefix + k).data(), prefix.size() + k.size());
-            mix(c.data_ptr(), c.numel() * c.element_size());
+            out.emplace_back(prefix + k, t);
             continue;
           }
           torch::serialize::InputArchive sub;
@@ -325,6 +319,21 @@ std::string checkpoint_digest(const std::string& path) {
         }
       };
   walk(model_ar, "");
+  return out;
+}
+
+std::string checkpoint_digest(const std::string& path) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over names and bytes
+  auto mix = [&h](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i)
+      h = (h ^ p[i]) * 1099511628211ULL;
+  };
+  for (const auto& [name, t] : checkpoint_weights(path)) {
+    const auto c = t.contiguous();
+    mix(name.data(), name.size());
+    mix(c.data_ptr(), c.numel() * c.element_size());
+  }
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;

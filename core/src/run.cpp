@@ -1,17 +1,26 @@
 // The run: configuration, plugins, components, seeds and device of a worker;
 // the worker's own keys (embedded defaults); errors mapped to exit codes.
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <optional>
 #include <random>
 
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
 
+#include <mip/core/episode.hpp>
 #include <mip/core/handshake.hpp>
 #include <mip/core/run.hpp>
 #include <mip/core/signals.hpp>
+#include <mip/core/text.hpp>
 #include <mip/sdk/build_config.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
@@ -105,6 +114,7 @@ const Component& Run::problem_component(const std::string& section) {
         return loader_->find(sdk::ComponentKind::kProblem, name);
       });
   note_alias(key, name, c);
+  used_.push_back({key, c});
   registry_.add_defaults(
       section + ".problem", c.defaults_yaml,
       "defaults of " + c.name + " (" + c.library->path + ")");
@@ -123,6 +133,7 @@ const Component& Run::model_component() {
         return loader_->find(sdk::ComponentKind::kModel, name);
       });
   note_alias("model.name", name, c);
+  used_.push_back({"model.name", c});
   registry_.add_defaults(
       "model", c.defaults_yaml,
       "defaults of " + c.name + " (" + c.library->path + ")");
@@ -268,7 +279,92 @@ void Run::log_model_summary() {
             " non-trainable parameters" + lines);
 }
 
-std::string blas_warning() {
+namespace {
+
+/// One line typed on stdin, without its newline; nullopt at the end of
+/// input. A stop signal (Ctrl-C) while waiting is NotConfirmed.
+std::optional<std::string> read_answer() {
+  std::string line;
+  for (;;) {
+    if (const int sig = stop_requested())
+      throw NotConfirmed(std::string("--agree: stopped by ") +
+                         signal_name(sig) +
+                         " at the prompt; nothing was created");
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 200);  // the stop flag is polled too
+    if (ready == 0 || (ready < 0 && errno == EINTR))
+      continue;
+    char c = 0;
+    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return line.empty() ? std::nullopt : std::optional<std::string>(line);
+    if (c == '\n')
+      return line;
+    if (line.size() < 256)
+      line += c;
+  }
+}
+
+}  // namespace
+
+void Run::confirm(const std::string& action) const {
+  std::cout << "# Resolved configuration (" << opts_.worker << ")\n"
+            << registry_.dump() << "\nStart: " << action << "? [Y/n] "
+            << std::flush;
+  const std::optional<std::string> answer = read_answer();
+  MIP_CHECK(answer, NotConfirmed,
+            "--agree: no answer (stdin ended); nothing was created. Answer "
+            "on a terminal, pipe one in (echo y | ",
+            opts_.worker, " ...), or drop --agree for unattended runs");
+  std::string a = trim(*answer);
+  std::transform(a.begin(), a.end(), a.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  MIP_CHECK(a.empty() || a == "y" || a == "yes", NotConfirmed,
+            "--agree: answered [", trim(*answer),
+            "]; nothing was created (Enter, y or yes starts)");
+  log_.info("--agree: confirmed");
+}
+
+std::string Run::dry_run_configuration() const {
+  std::string text = "# Resolved configuration (" + opts_.worker +
+                     " --dry-run; nothing was written)\n# from:";
+  for (const auto& f : registry_.files())
+    text += " " + f;
+  return text + "\n" + registry_.dump();
+}
+
+int Run::end_dry_run(const std::string& configuration) const {
+  std::cout << configuration << std::flush;
+  log_.info(
+      "Dry run: the configuration resolves, the plugins load, the problem "
+      "fits the model and the first batch runs; nothing was written");
+  return kExitOk;
+}
+
+void dry_run_batch(Run& run, Section& section, int64_t index, bool backward) {
+  const sdk::DataDict batch = section.batch(run, index);
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!backward)
+    no_grad.emplace();
+  backward ? run.model().train() : run.model().eval();
+  torch::Tensor loss;
+  const double value = section.evaluate(run, batch, index, 0, &loss);
+  if (backward) {
+    with_context("backward pass of the " + section.name + " loss",
+                 [&] { loss.backward(); });
+    for (auto& p : run.model().parameters())
+      if (p.grad().defined())
+        p.mutable_grad() = torch::Tensor();
+  }
+  run.log().info(
+      "Dry run: " + section.name + " batch " + std::to_string(index) +
+      ": loss " + std::to_string(value) +
+      (backward ? " (forward and backward, no optimizer step)" : " (forward)"));
+}
+
+std::string blas_library() {
   std::ifstream maps("/proc/self/maps");
   std::string line, path;
   while (std::getline(maps, line)) {
@@ -286,7 +382,13 @@ std::string blas_warning() {
     return "";
   std::error_code ec;
   const std::string real = std::filesystem::canonical(path, ec).string();
-  const std::string& name = ec ? path : real;
+  return ec ? path : real;
+}
+
+std::string blas_warning() {
+  const std::string name = blas_library();
+  if (name.empty())
+    return "";
   if (name.find("/blas/libblas.so") != std::string::npos)
     return "LibTorch runs on the reference BLAS (" + name +
            "), several times slower than OpenBLAS; install it with: sudo apt "
@@ -326,6 +428,10 @@ int run_worker(const std::function<int()>& body,
   install_stop_handlers();
   try {
     return body();
+  } catch (const NotConfirmed& e) {
+    log.warn(e.what());  // the user's answer, not a failure
+    logging_flush();
+    return kExitNotConfirmed;
   } catch (const NoCudaError& e) {
     return fail(kExitNoCuda, e.what());
   } catch (const PluginLoadError& e) {

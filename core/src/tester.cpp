@@ -73,13 +73,18 @@ void Tester::setup() {
   const CheckpointMeta m = load_checkpoint(checkpoint_, run_.model());
   run_.model().to(run_.device());
   test_.make_stream(run_, 2);
+  test_.declare_statistics(run_, false);
+  const WorkerOptions& opts = run_.options();
+  if (opts.dry_run)
+    return;
+  if (opts.agree)
+    run_.confirm("create the test folder and test " + checkpoint_);
 
   dir_ = create_timestamped_dir(run_.options().expdir == "./experiments"
                                     ? experiment.string()
                                     : run_.options().expdir,
                                 "test_", run_.options().savetag);
   logging_add_file((fs::path(dir_) / "tester.log").string());
-  test_.declare_statistics(run_, false);
   observers_.attach(run_);
   observers_.run_started(
       {dir_, false, 0, 0, -1.0, -1, {{test_.name, &test_.col, &test_.agg}}});
@@ -163,6 +168,20 @@ void Tester::prepare_test(size_t index) {
                   tag);
 }
 
+int Tester::dry_run() {
+  // As configured: before testing.multi_tests sets its values.
+  const std::string resolved = run_.dry_run_configuration();
+  // Each of testing.multi_tests' problems is built and run once.
+  const size_t tests =
+      multi_tests_.empty() ? 1 : multi_tests_.front().second.size();
+  for (size_t t = 0; t < tests; ++t) {
+    if (!multi_tests_.empty())
+      prepare_test(t);
+    dry_run_batch(run_, test_, 0, false);
+  }
+  return run_.end_dry_run(resolved);
+}
+
 int Tester::test() {
   torch::NoGradGuard no_grad;
   run_.model().eval();
@@ -223,7 +242,7 @@ int run_tester(int argc, char** argv) {
   return run_worker(
       [&] {
         tester.setup();
-        return tester.test();
+        return opts->dry_run ? tester.dry_run() : tester.test();
       },
       [&](const std::string& error) { tester.fail(error); }, worker);
 }

@@ -90,9 +90,21 @@ void Trainer::setup() {
   read_configuration();
   build_components();
   build_optimisation();
+  const WorkerOptions& opts = run_.options();
+  if (opts.agree && !opts.dry_run)  // before anything is created or repaired
+    run_.confirm(resumed_ ? "continue the experiment in " + dir_
+                          : "create the experiment folder under " +
+                                opts.expdir + " and train");
   if (resumed_)
     resume();
-  open_experiment();
+  if (!opts.dry_run)
+    open_experiment();
+}
+
+int Trainer::dry_run() {
+  dry_run_batch(run_, train_, progress_.next_episode(), true);
+  dry_run_batch(run_, valid_, 0, false);
+  return run_.end_dry_run(run_.dry_run_configuration());
 }
 
 void Trainer::read_configuration() {
@@ -110,9 +122,11 @@ void Trainer::read_configuration() {
               "]: not an experiment folder (no training_configuration.yaml)");
     dir_ = fs::canonical(dir).string();
     resumed_ = true;
-    // Nothing in the folder is read or changed before the lock is held.
-    lock_.acquire(dir_);
-    if (const int n = remove_temporaries(dir_))
+    // Nothing in the folder is read or changed before the lock is held; a
+    // dry run changes nothing, and may look at a folder in use.
+    if (!opts.dry_run)
+      lock_.acquire(dir_);
+    if (const int n = opts.dry_run ? 0 : remove_temporaries(dir_))
       notes_.push_back("removed " + std::to_string(n) +
                        " temporary file(s) of a killed run");
     const std::string config =
@@ -265,6 +279,8 @@ void Trainer::resume() {
         "no checkpoint yet (killed before the first one): starting again "
         "from episode 0 with the saved configuration and seeds");
   }
+  if (run_.options().dry_run)
+    return;
   // Rows written after the checkpoint are written again by the resumed run.
   for (const char* f :
        {"training_statistics.csv", "validation_statistics.csv",
@@ -318,12 +334,6 @@ void Trainer::open_experiment() {
         "--tensorboard is not available in this version; no event files are "
         "written");
   run_.log_model_summary();
-  if (opts.agree) {
-    std::cout << run_.registry().dump() << "\nPress Enter to start training..."
-              << std::flush;
-    std::string line;
-    std::getline(std::cin, line);
-  }
 }
 
 // --- the loop
@@ -643,7 +653,7 @@ int run_trainer(int argc, char** argv, bool online) {
   return run_worker(
       [&] {
         trainer.setup();
-        return trainer.train();
+        return opts->dry_run ? trainer.dry_run() : trainer.train();
       },
       [&](const std::string& error) { trainer.fail(error); }, worker);
 }

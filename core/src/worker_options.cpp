@@ -66,7 +66,12 @@ po::options_description describe_options(WorkerOptions& o,
     ("lenient", po::bool_switch(&o.lenient),
      "unknown configuration keys are warnings, not errors")
     ("agree", po::bool_switch(&o.agree),
-     "wait for Enter after printing the final configuration")
+     "print the resolved configuration and ask before creating the "
+     "experiment folder (Enter, y or yes goes on; anything else creates "
+     "nothing, exit 6)")
+    ("dry-run", po::bool_switch(&o.dry_run),
+     "build everything and run the first batch (no optimizer step), print "
+     "the resolved configuration, write nothing")
     ("resume", po::value(&o.resume),
      "continue the experiment in this folder from models/model_last.pt")
     ("force", po::bool_switch(&o.force),
@@ -158,6 +163,7 @@ std::optional<WorkerOptions> parse_worker_options(int argc,
                                                   WorkerKind kind) {
   WorkerOptions o;
   o.worker = worker;
+  o.command_line.assign(argv, argv + argc);
   RawOptions raw;
   const bool tester = kind == WorkerKind::kTester;
   const po::options_description desc = describe_options(o, raw, tester);

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace at {
 class Tensor;
@@ -56,6 +58,12 @@ CheckpointMeta load_checkpoint(const std::string& path,
                                torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer = nullptr,
                                CheckpointExtra* extra = nullptr);
+
+/// The model's parameters and buffers in a checkpoint, by their full names
+/// ("layer.weight"), in the order stored; what Python's torch.jit.load sees
+/// as the `model` submodule's state_dict (docs/interop.md).
+std::vector<std::pair<std::string, at::Tensor>> checkpoint_weights(
+    const std::string& path);
 
 /// A digest (hex) of the model weights in a checkpoint: equal digests mean
 /// bit-identical weights.

@@ -26,6 +26,8 @@ class Model;
 
 namespace mip {
 
+struct Section;
+
 /// --gpu without CUDA.
 class NoCudaError : public Error {
  public:
@@ -34,6 +36,13 @@ class NoCudaError : public Error {
 
 /// Training cannot go on (NaN loss, ...).
 class TrainingFailed : public Error {
+ public:
+  using Error::Error;
+};
+
+/// --agree answered with anything but Enter, y or yes (or no answer):
+/// nothing was created.
+class NotConfirmed : public Error {
  public:
   using Error::Error;
 };
@@ -56,6 +65,12 @@ auto with_context(W&& who, F&& f) -> decltype(f()) {
 /// The defaults YAML of a worker's own keys (core/defaults/<worker>.yml,
 /// embedded in the library): its defaults, and the keys it knows.
 const std::string& worker_defaults(const std::string& worker);
+
+/// A component the run uses, and the key that named it.
+struct UsedComponent {
+  std::string key;  ///< "training.problem.name", "model.name"
+  Component component;
+};
 
 /// What a worker builds from the configuration, in the order it needs it:
 /// configure(), the components, build_problem(), build_model(), the device.
@@ -87,6 +102,15 @@ class Run {
   void seed(const std::string& section);
   void setup_device();
   void log_model_summary();
+  /// --agree: prints the resolved configuration on stdout and asks whether
+  /// to `action` ("create the experiment folder ..."); returns on Enter, y
+  /// or yes, else throws NotConfirmed (EOF, another answer, a stop signal).
+  void confirm(const std::string& action) const;
+  /// --dry-run: the resolved configuration as it stands, with a header.
+  std::string dry_run_configuration() const;
+  /// --dry-run's end: prints `configuration` on stdout and logs that nothing
+  /// was written; returns kExitOk.
+  int end_dry_run(const std::string& configuration) const;
 
   const WorkerOptions& options() const { return opts_; }
   ParamRegistry& registry() { return registry_; }
@@ -101,6 +125,9 @@ class Run {
   /// The configured name of `section`'s problem.
   std::string section_problem_name(const std::string& section) const;
   const std::string& model_name() const { return model_name_; }
+  /// The components found so far (problems per section, the model), in the
+  /// order they were looked up.
+  const std::vector<UsedComponent>& components() const { return used_; }
 
  private:
   void log_plugin_warnings();
@@ -120,7 +147,17 @@ class Run {
   std::string model_name_;
   std::shared_ptr<sdk::Model> model_;
   bool warned_plugins_ = false;
+  std::vector<UsedComponent> used_;
 };
+
+/// --dry-run: batch `index` of `section` through the model and the loss,
+/// with a backward pass when `backward` (no optimizer step: the weights stay
+/// as they are); the gradients are cleared after. Logs the loss.
+void dry_run_batch(Run& run, Section& section, int64_t index, bool backward);
+
+/// The BLAS library LibTorch runs on (libblas.so.3 resolved through its
+/// links), or "" when none is loaded.
+std::string blas_library();
 
 /// The path of the BLAS library LibTorch runs on, and a warning when it is
 /// the slow reference BLAS or OpenBLAS's pthread build ("" when fine).

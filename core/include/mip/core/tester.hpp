@@ -20,6 +20,9 @@ class Tester {
   void setup();
   /// Tests; returns the exit code.
   int test();
+  /// --dry-run (after setup()): the first batch of each test, forward only;
+  /// prints the resolved configuration; returns the exit code.
+  int dry_run();
   /// Records a failure in the test folder (status.yaml).
   void fail(const std::string& error);
 

@@ -27,6 +27,10 @@ class Trainer {
   void setup();
   /// Trains; returns the exit code.
   int train();
+  /// --dry-run (after setup()): the first training batch forward and
+  /// backward, the first validation batch forward; prints the resolved
+  /// configuration; returns the exit code. Nothing is written.
+  int dry_run();
   /// Records a failure in the experiment folder (status.yaml).
   void fail(const std::string& error);
 

@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitConfig = 3,        ///< bad configuration (file, key, value, handshake)
   kExitPlugin = 4,        ///< a plugin could not be found or loaded
   kExitNoCuda = 5,        ///< --gpu without a usable CUDA device
+  kExitNotConfirmed = 6,  ///< --agree not confirmed: nothing was created
   kExitInterrupted = 130  ///< stopped by SIGINT/SIGTERM after saving
 };
 
@@ -28,7 +29,7 @@ struct WorkerOptions {
   std::string savetag;
   std::string log_level = "info";  ///< --log-level / --ll
   int64_t log_interval = 100;      ///< --li
-  bool agree = false;              ///< --agree: wait for Enter after config
+  bool agree = false;              ///< --agree: ask before creating
   std::vector<std::string> sets;   ///< --set key=value
   std::vector<std::string> plugin_paths;
   std::optional<int64_t> seed;  ///< --seed: both seeds
@@ -39,6 +40,8 @@ struct WorkerOptions {
   std::string resume;              ///< --resume <experiment folder>
   bool force = false;  ///< --force: --resume accepts an edited configuration
   std::optional<int> threads;  ///< --threads: LibTorch intra-op threads
+  bool dry_run = false;        ///< --dry-run: build, one batch, write nothing
+  std::vector<std::string> command_line;  ///< argv as given (provenance)
 };
 
 /// Which flags a worker takes.
