@@ -4,8 +4,9 @@
 For each model and seed, runs mip-online-trainer on bench/configs/
 convergence_<model>.yaml (SerialRecallCommandLines, 8 data bits, batch 64,
 lengths 3 to 20 with MI-Prometheus's curriculum starting at 5; a partial
-validation every --interval episodes on one batch of 64 sequences of lengths
-3 to 20), watches validation_statistics.csv while it runs, and stops the run
+validation every --interval episodes on one batch of 64 sequences of length
+20, the longest: a batch has one length, so a batch of lengths 3 to 20 would
+test one random length), watches validation_statistics.csv while it runs, and stops the run
 (SIGTERM, which the trainer handles as a clean stop) at the first partial
 validation whose per-bit accuracy is at least --target. Prints per model the
 episodes of each seed, their median, and the milliseconds per episode the
@@ -56,7 +57,7 @@ def first_reaching(path, target):
             episode = int(row["episode"])
         except (KeyError, TypeError, ValueError):
             continue  # a row still being written
-        if acc >= target:
+        if acc >= target and int(row.get("seq_length", 20)) >= 20:
             return episode, acc
     return None
 
