@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <random>
 
 #include <torch/torch.h>
@@ -12,6 +11,7 @@
 #include <mip/core/handshake.hpp>
 #include <mip/core/run.hpp>
 #include <mip/core/signals.hpp>
+#include <mip/core/versions.hpp>
 #include <mip/sdk/build_config.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
@@ -269,24 +269,9 @@ void Run::log_model_summary() {
 }
 
 std::string blas_warning() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, path;
-  while (std::getline(maps, line)) {
-    const auto at = line.find('/');
-    if (at == std::string::npos)
-      continue;
-    const std::string p = line.substr(at);
-    // LibTorch's BLAS calls resolve to libblas.so.3 (Debian's alternative).
-    if (p.find("libblas.so") != std::string::npos) {
-      path = p;
-      break;
-    }
-  }
-  if (path.empty())
+  const std::string name = blas_library_path();
+  if (name.empty())
     return "";
-  std::error_code ec;
-  const std::string real = std::filesystem::canonical(path, ec).string();
-  const std::string& name = ec ? path : real;
   if (name.find("/blas/libblas.so") != std::string::npos)
     return "LibTorch runs on the reference BLAS (" + name +
            "), several times slower than OpenBLAS; install it with: sudo apt "
