@@ -60,8 +60,9 @@ class ConsoleObserver final : public RunObserver {
   }
   void run_ended(const RunEnded& e) override {
     summary_.run_ended(e);
+    console_print(summary_text(summary_.summary(),
+                               logging_console_shows(sdk::LogLevel::kError)));
     const std::string text = summary_text(summary_.summary());
-    console_print(text);
     log_.log_split(sdk::LogLevel::kInfo, "",
                    text.substr(0, text.size() - 1));  // no last newline
   }

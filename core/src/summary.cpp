@@ -67,9 +67,10 @@ void emit_values(YAML::Emitter& out,
 
 }  // namespace
 
-std::string summary_text(const RunSummary& s) {
-  std::string out =
-      "Summary: " + std::string(to_string(s.state)) + ", " + s.cause + "\n";
+std::string summary_text(const RunSummary& s, bool error_shown) {
+  const bool repeat = !error_shown || s.state != RunState::kFailed;
+  std::string out = "Summary: " + std::string(to_string(s.state)) + ", " +
+                    (repeat ? s.cause : "see the error above") + "\n";
   auto row = [&](std::string name, const std::string& value) {
     name.resize(13, ' ');
     out += "  " + name + value + "\n";

@@ -426,7 +426,12 @@ TEST(Console, FailedRunSumsUpWithTheErrorAndHowToContinue) {
   ASSERT_EQ(r.code, 1) << r.output;
   const fs::path exp =
       only_experiment(d.path() / "exp", "training_configuration.yaml");
-  EXPECT_HAS(r.output, "Summary: failed, the ");
+  // The error is on the line above: the summary does not repeat it.
+  EXPECT_HAS(r.output,
+             "The last good checkpoints (models/) are kept.\n"
+             "Summary: failed, see the error above\n");
+  EXPECT_EQ(count(r.output, "The last good checkpoints"), 1u) << r.output;
+  EXPECT_HAS(read(exp / "training.log"), "Summary: failed, the ");
   EXPECT_EQ(summary_row(r.output, "continue"),
             "mip-online-trainer --resume " + exp.string());
   const YAML::Node st = YAML::LoadFile((exp / "status.yaml").string());

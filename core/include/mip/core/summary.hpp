@@ -50,8 +50,10 @@ struct RunSummary {
 };
 
 /// The console text: a "Summary: <state>, <cause>" line and indented
-/// "name  value" lines, each ending in a newline.
-std::string summary_text(const RunSummary& s);
+/// "name  value" lines, each ending in a newline. With `error_shown`, a
+/// failure's cause (the error, logged just before) is not repeated: the
+/// first line says "see the error above".
+std::string summary_text(const RunSummary& s, bool error_shown = false);
 
 /// Writes `s` as one YAML map into `out` (status.yaml's `summary:`).
 void emit_summary(YAML::Emitter& out, const RunSummary& s);
