@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <mip/core/files.hpp>
+#include <mip/core/summary.hpp>
 #include <mip/core/text.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -93,11 +94,14 @@ std::string create_experiment_dir(const std::string& root,
   return dir;
 }
 
-void write_status(const std::string& dir, const RunStatus& s) {
-  write_file_atomic((fs::path(dir) / "status.yaml").string(), status_text(s));
+void write_status(const std::string& dir,
+                  const RunStatus& s,
+                  const RunSummary* summary) {
+  write_file_atomic((fs::path(dir) / "status.yaml").string(),
+                    status_text(s, summary));
 }
 
-std::string status_text(const RunStatus& s) {
+std::string status_text(const RunStatus& s, const RunSummary* summary) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "state" << YAML::Value << to_string(s.state);
@@ -120,6 +124,10 @@ std::string status_text(const RunStatus& s) {
       out << YAML::Key << "ms_per_episode" << YAML::Value
           << 1000.0 * s.timed_seconds / static_cast<double>(s.timed_episodes);
     out << YAML::EndMap;
+  }
+  if (summary) {
+    out << YAML::Key << "summary" << YAML::Value;
+    emit_summary(out, *summary);
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include <mip/core/files.hpp>
+#include <mip/core/terminal.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace mip {
@@ -92,11 +93,30 @@ class GuardedFileSink final : public spdlog::sinks::base_sink<std::mutex> {
   bool failed_ = false;
 };
 
+/// stderr (coloured on a terminal) under the status line of
+/// mip/core/terminal.hpp, which it hides while it writes a line.
+class ConsoleSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    ConsoleWriteGuard guard;
+    stderr_.log(msg);
+  }
+  void flush_() override { stderr_.flush(); }
+  void set_pattern_(const std::string& pattern) override {
+    stderr_.set_pattern(pattern);
+  }
+  void set_formatter_(std::unique_ptr<spdlog::formatter> f) override {
+    stderr_.set_formatter(std::move(f));
+  }
+
+ private:
+  spdlog::sinks::stderr_color_sink_st stderr_;
+};
+
 struct Sinks {
   std::shared_ptr<spdlog::sinks::dist_sink_mt> all =
       std::make_shared<spdlog::sinks::dist_sink_mt>();
-  std::shared_ptr<spdlog::sinks::stderr_color_sink_mt> console =
-      std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  std::shared_ptr<ConsoleSink> console = std::make_shared<ConsoleSink>();
   std::shared_ptr<spdlog::sinks::sink> file;
   std::mutex mutex;
   std::map<std::string, std::unique_ptr<Logger>> loggers;
@@ -129,6 +149,18 @@ Logger::~Logger() = default;
 
 void Logger::log(sdk::LogLevel level, const std::string& message) {
   impl_->log->log(to_spdlog(level), "{}", message);
+}
+
+void Logger::log_split(sdk::LogLevel level,
+                       const std::string& console,
+                       const std::string& file) {
+  auto& s = sinks();
+  const auto l = to_spdlog(level);
+  const std::string& name = impl_->log->name();
+  if (!console.empty() && s.console->should_log(l))
+    s.console->log(spdlog::details::log_msg(name, l, console));
+  if (!file.empty() && s.file && s.file->should_log(l))
+    s.file->log(spdlog::details::log_msg(name, l, file));
 }
 
 bool Logger::enabled(sdk::LogLevel level) const {
@@ -170,6 +202,10 @@ sdk::LogLevel parse_log_level(const std::string& name) {
 
 void logging_set_console_level(sdk::LogLevel level) {
   sinks().console->set_level(to_spdlog(level));
+}
+
+bool logging_console_shows(sdk::LogLevel level) {
+  return sinks().console->should_log(to_spdlog(level));
 }
 
 void logging_add_file(const std::string& path) {

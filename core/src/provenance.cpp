@@ -35,6 +35,7 @@
 #include <mip/core/observer.hpp>
 #include <mip/core/run.hpp>
 #include <mip/core/text.hpp>
+#include <mip/core/versions.hpp>
 #include <mip/sdk/detail/torch_build.hpp>
 #include <mip/sdk/version.hpp>
 
@@ -220,7 +221,7 @@ std::string describe(const Run& run, const RunStarted& e) {
   out << YAML::Key << "cuda" << YAML::Value
       << static_cast<bool>(MIP_DETAIL_TORCH_CUDA);
   out << YAML::EndMap;
-  const std::string blas = blas_library();
+  const std::string blas = blas_library_path();
   out << YAML::Key << "blas" << YAML::Value
       << (blas.empty() ? "(no libblas.so loaded)" : blas);
   out << YAML::Key << "threads" << YAML::Value << YAML::BeginMap;

@@ -21,6 +21,7 @@
 #include <mip/core/run.hpp>
 #include <mip/core/signals.hpp>
 #include <mip/core/text.hpp>
+#include <mip/core/versions.hpp>
 #include <mip/sdk/build_config.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
@@ -364,29 +365,8 @@ void dry_run_batch(Run& run, Section& section, int64_t index, bool backward) {
       (backward ? " (forward and backward, no optimizer step)" : " (forward)"));
 }
 
-std::string blas_library() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, path;
-  while (std::getline(maps, line)) {
-    const auto at = line.find('/');
-    if (at == std::string::npos)
-      continue;
-    const std::string p = line.substr(at);
-    // LibTorch's BLAS calls resolve to libblas.so.3 (Debian's alternative).
-    if (p.find("libblas.so") != std::string::npos) {
-      path = p;
-      break;
-    }
-  }
-  if (path.empty())
-    return "";
-  std::error_code ec;
-  const std::string real = std::filesystem::canonical(path, ec).string();
-  return ec ? path : real;
-}
-
 std::string blas_warning() {
-  const std::string name = blas_library();
+  const std::string name = blas_library_path();
   if (name.empty())
     return "";
   if (name.find("/blas/libblas.so") != std::string::npos)

@@ -1,5 +1,6 @@
 // status.yaml: the run's state, counters, best validation and timing,
-// written at start, at every last-state checkpoint and at the end.
+// written at start, at every last-state checkpoint and at the end (then with
+// the run's summary under `summary:`).
 #include <chrono>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <mip/core/observer.hpp>
 #include <mip/core/run.hpp>
 #include <mip/core/signals.hpp>
+#include <mip/core/summary.hpp>
 
 namespace mip {
 
@@ -24,11 +26,12 @@ double unix_now() {
 
 class StatusObserver final : public RunObserver {
  public:
-  explicit StatusObserver(const Run& run) {
+  explicit StatusObserver(const Run& run) : summary_(run.options().worker) {
     status_.worker = run.options().worker;
   }
 
   void run_started(const RunStarted& e) override {
+    summary_.run_started(e);
     dir_ = e.dir;
     status_.started = now_string();
     status_.episode = e.first_episode;
@@ -41,14 +44,22 @@ class StatusObserver final : public RunObserver {
     write();
   }
   void training_started(const TrainingStarted& e) override {
+    summary_.training_started(e);
     first_ = e.first_episode;
     status_.first_episode_unix = unix_now();
   }
+  void pass_started(const PassStarted& e) override { summary_.pass_started(e); }
   void episode_done(const EpisodeDone& e) override {
+    summary_.episode_done(e);
     if (e.episode == first_ + kWarmupEpisodes - 1 && e.section == "training")
       warm_ = Clock::now();
   }
+  void validation_done(const ValidationDone& e) override {
+    summary_.validation_done(e);
+  }
+  void epoch_done(const EpochDone& e) override { summary_.epoch_done(e); }
   void checkpoint_written(const CheckpointWritten& e) override {
+    summary_.checkpoint_written(e);
     if (e.best_episode >= 0) {
       status_.best_validation_loss = e.best_loss;
       status_.best_episode = e.best_episode;
@@ -73,11 +84,12 @@ class StatusObserver final : public RunObserver {
     status_.terminal_cause = e.cause;
     if (e.episodes >= 0)
       status_.episode = e.episodes;
+    summary_.run_ended(e);
     try {
-      write_status(dir_, status_);
+      write_status(dir_, status_, &summary_.summary());
     } catch (const Error&) {
       // A full disk: no room for the temporary file, but status.yaml's own
-      // blocks still hold the (short) final status.
+      // blocks still hold the (short) final status, without the summary.
       const std::string path =
           (std::filesystem::path(dir_) / "status.yaml").string();
       if (!std::filesystem::exists(path))
@@ -109,6 +121,7 @@ class StatusObserver final : public RunObserver {
   static constexpr const char* kSignalMark = "MIP_SIGNAL_NAME";
   using Clock = std::chrono::steady_clock;
   RunStatus status_;
+  SummaryRecorder summary_;
   std::string dir_;
   int64_t first_ = 0;
   Clock::time_point warm_ = Clock::now();

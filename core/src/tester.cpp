@@ -86,8 +86,14 @@ void Tester::setup() {
                                 "test_", run_.options().savetag);
   logging_add_file((fs::path(dir_) / "tester.log").string());
   observers_.attach(run_);
-  observers_.run_started(
-      {dir_, false, 0, 0, -1.0, -1, {{test_.name, &test_.col, &test_.agg}}});
+  observers_.run_started({dir_,
+                          false,
+                          0,
+                          0,
+                          -1.0,
+                          -1,
+                          {{test_.name, &test_.col, &test_.agg}},
+                          checkpoint_});
   write_file_atomic((fs::path(dir_) / "testing_configuration.yaml").string(),
                     "# Resolved configuration of the test " + dir_ +
                         "\n# checkpoint: " + checkpoint_ + "\n" +
@@ -194,6 +200,7 @@ int Tester::test() {
     test_.col.reset();
     const int64_t n = episodes();
     test_.batches->make_ahead_until(n);
+    observers_.pass_started({test_.name, n});
     for (int64_t episode = 0; episode < n; ++episode) {
       if (stop_requested()) {
         observers_.run_ended(

@@ -347,7 +347,9 @@ int Trainer::train() {
   run_.log().info(schedule_->describe());
 
   const int64_t first = progress_.next_episode();
-  observers_.training_started({first});
+  observers_.training_started({first, schedule_->settings().episode_limit,
+                               schedule_->settings().epoch_limit,
+                               schedule_->epoch_size()});
   for (int64_t episode = first;; ++episode) {
     if (std::string why = stop_before(episode); !why.empty()) {
       cause_ = why;
@@ -528,10 +530,12 @@ double Trainer::full_validation(int64_t episode, int64_t epoch) {
   valid_.col.reset();
   const int64_t n = valid_.stream->batches_per_epoch();
   valid_.batches->make_ahead_until(n);
+  observers_.pass_started({valid_.name, n});
   for (int64_t i = 0; i < n; ++i) {
     stop_final_validation();
     valid_.evaluate(run_, valid_.batch(run_, i),
                     {valid_.name, episode, i, true, final_}, epoch, observers_);
+    observers_.validation_batch_done({i, valid_.col});
   }
   valid_.aggregate(run_, episode);
   const double loss = valid_.agg.get("loss");

@@ -12,6 +12,7 @@
 #include <mip/core/experiment.hpp>
 #include <mip/core/logging.hpp>
 #include <mip/core/text.hpp>
+#include <mip/core/versions.hpp>
 #include <mip/sdk/error.hpp>
 
 namespace po = boost::program_options;
@@ -37,6 +38,8 @@ po::options_description describe_options(WorkerOptions& o,
   // clang-format off
   desc.add_options()
     ("help,h", "show this help and exit")
+    ("version", "print the versions of the framework, LibTorch, the BLAS and "
+     "CUDA, and exit")
     ("config", po::value(&raw.config),
      "comma-separated YAML files, the first wins over the later ones and "
      "over what they include (default_configs)")
@@ -46,13 +49,15 @@ po::options_description describe_options(WorkerOptions& o,
     ("model", po::value(&o.model_checkpoint),
      tester ? "checkpoint (.pt) or experiment folder to test (required)"
             : "checkpoint (.pt) to start from (beats model.load)")
-    ("gpu", po::bool_switch(&o.gpu), "train on CUDA (fails when there is none)")
+    ("gpu", po::bool_switch(&o.gpu), "run on CUDA (fails when there is none)")
     ("expdir", po::value(&o.expdir)->default_value("./experiments"),
      "root folder of the experiments")
     ("savetag", po::value(&o.savetag), "appended as _<tag> to the experiment folder")
     ("log-level", po::value(&raw.log_level),
      "console log level: trace, debug, info, warning, error, critical")
-    ("ll", po::value(&raw.ll), "the same (MI-Prometheus's spelling: DEBUG, INFO, ...)")
+    ("ll", po::value(&raw.ll),
+     "console log level in MI-Prometheus's spelling: DEBUG, INFO, WARNING, ... "
+     "(as --log-level)")
     ("li", po::value(&o.log_interval)->default_value(100),
      "console statistics line every N episodes (CSV gets every episode)")
     ("plugin-path", po::value(&o.plugin_paths)->composing(),
@@ -92,6 +97,114 @@ po::options_description describe_options(WorkerOptions& o,
                        "training (every --li episodes), 1 training and "
                        "validation, 2 validation, 3 the last validation");
   return desc;
+}
+
+/// A group of --help: its title, its flags (long names) in the order shown,
+/// and a note printed under them.
+struct HelpGroup {
+  const char* title;
+  std::vector<std::string> flags;
+  const char* note = "";
+};
+
+/// The groups of --help. A flag declared above but named in no group is
+/// shown under "Other options", so a new flag is never hidden: name it in
+/// its group here.
+const std::vector<HelpGroup>& help_groups() {
+  static const std::vector<HelpGroup> groups = {
+      {"Experiment",
+       {"config", "model", "resume", "force", "dry-run", "expdir", "savetag",
+        "seed", "gpu", "threads"}},
+      {"Configuration",
+       {"set", "lenient", "plugin-path", "allow-insecure-plugin-dir"}},
+      {"Output", {"log-level", "li", "tensorboard", "visualize"}},
+      {"MI-Prometheus compatibility",
+       {"ll", "agree"},
+       "  MI-Prometheus's flags keep their meaning (--config, --model, --gpu,\n"
+       "  --expdir, --savetag, --ll, --li, --agree, --tensorboard, "
+       "--visualize),\n"
+       "  and unambiguous prefixes work as in argparse: --c, --m, --t.\n"},
+      {"General", {"help", "version"}},
+  };
+  return groups;
+}
+
+/// Flags only the trainers take (the tester refuses them and does not list
+/// them).
+bool trainer_only(const std::string& flag) {
+  return flag == "resume" || flag == "force";
+}
+
+/// Two or three commands to start from.
+std::string help_examples(const std::string& worker, bool tester) {
+  const std::string w = "  " + worker;
+  const std::string folder =
+      "experiments/SerialRecallCommandLines/LSTM/20261124_193257";
+  if (tester)
+    return w + " --model " + folder + "\n" + w + " --model " + folder +
+           "/models/model_last.pt \\\n"
+           "      --set testing.problem.max_sequence_length=20\n" +
+           w + " --model " + folder + " --config longer_sequences.yaml\n";
+  const std::string config = worker == "mip-offline-trainer"
+                                 ? "configs/vision/lenet5_fashion_mnist.yaml"
+                                 : "configs/serial_recall/lstm.yaml";
+  return w + " --config " + config + "\n" + w + " --config " + config +
+         " \\\n      --set training.optimizer.lr=0.001 --seed 7 --li 10\n" + w +
+         " --resume " + folder + "\n";
+}
+
+/// --help: usage, the flags in their groups, examples and exit codes.
+void print_help(const po::options_description& desc,
+                const std::string& worker,
+                const std::string& summary,
+                bool tester) {
+  std::cout << "Usage: " << worker
+            << (tester ? " --model <checkpoint or experiment folder> [options]"
+                       : " --config exp.yaml [options]\n       " + worker +
+                             " --resume <experiment folder> [options]")
+            << "\n\n"
+            << summary << "\n\n";
+  // One option column for every group, so that the descriptions line up.
+  const unsigned width = desc.get_option_column_width();
+  std::vector<std::string> placed;
+  auto print_group = [&](const std::string& title,
+                         const std::vector<std::string>& flags,
+                         const char* note) {
+    po::options_description group(title);
+    for (const auto& name : flags)
+      for (const auto& option : desc.options())
+        if (option->long_name() == name && !(tester && trainer_only(name))) {
+          group.add(option);
+          placed.push_back(name);
+        }
+    if (group.options().empty())
+      return;
+    group.print(std::cout, width);
+    std::cout << note << "\n";
+  };
+  for (const auto& g : help_groups())
+    print_group(g.title, g.flags, g.note);
+  std::vector<std::string> others;
+  for (const auto& option : desc.options())
+    if (std::find(placed.begin(), placed.end(), option->long_name()) ==
+        placed.end())
+      others.push_back(option->long_name());
+  print_group("Other options", others, "");
+  std::cout << "Examples:\n"
+            << help_examples(worker, tester)
+            << "\nExit codes:\n"
+               "  0    finished (converged, a limit reached, stopped early, "
+               "tested); --help, --version\n"
+               "  1    the run failed (plugin error, NaN loss, I/O, damaged "
+               "checkpoint); status.yaml says why\n"
+               "  2    bad command line\n"
+               "  3    bad configuration (file, key, value, handshake)\n"
+               "  4    a plugin could not be found or loaded\n"
+               "  5    --gpu without a usable CUDA device\n"
+               "  6    --agree answered with no (nothing was created)\n"
+               "  130  stopped by SIGINT, SIGTERM or SIGHUP after saving"
+            << (tester ? "" : " (--resume continues)")
+            << "\n\nSee docs/05-workers.md.\n";
 }
 
 /// Moves the checked raw values into `o`; a bad value is a ConfigError.
@@ -181,12 +294,11 @@ std::optional<WorkerOptions> parse_worker_options(int argc,
     throw ConfigError(os.str());
   }
   if (vm.count("help")) {
-    std::cout
-        << "Usage: " << worker
-        << (tester ? " --model <checkpoint or experiment folder> [options]\n\n"
-                   : " --config exp.yaml [options]\n\n")
-        << summary << "\n\n"
-        << desc << "\n";
+    print_help(desc, worker, summary, tester);
+    return std::nullopt;
+  }
+  if (vm.count("version")) {
+    std::cout << version_text(worker);
     return std::nullopt;
   }
   apply_raw_options(vm, raw, tester, o);

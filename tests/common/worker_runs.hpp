@@ -152,6 +152,19 @@ inline std::vector<double> csv_column(const fs::path& file,
   return values;
 }
 
+/// The fixture's linear regression with an absurd learning rate, validated
+/// every episode: the weights explode and the loss overflows within a few
+/// episodes (the run fails). Needs --plugin-path to the fixture plugin.
+inline std::string exploding_config(const TempDir& d) {
+  return d.write("explode.yaml",
+                 "training:\n  problem: {name: FixtureProblem, batch_size: 8}\n"
+                 "  optimizer: {name: SGD, lr: 1.0e+8}\n"
+                 "  terminal_conditions: {episode_limit: 1000}\n"
+                 "validation:\n  partial_validation_interval: 1\n"
+                 "  problem: {name: FixtureProblem, batch_size: 8}\n"
+                 "model: {name: FixtureModel}\n");
+}
+
 /// `episodes` of seeded online training of `problem` (a flow map with its
 /// name and parameters, for training and validation, validated every 100
 /// episodes) with `model` (a flow map) under `d`/`sub`: the experiment folder

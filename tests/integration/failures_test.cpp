@@ -28,16 +28,8 @@ TEST(Failures, NonFiniteLossStopsKeepsCheckpointsAndMarksFailed) {
   // A linear regression (the fixture plugin) with an absurd learning rate:
   // the weights explode and the loss overflows within a few episodes.
   TempDir d;
-  const std::string cfg =
-      d.write("explode.yaml",
-              "training:\n  problem: {name: FixtureProblem, batch_size: 8}\n"
-              "  optimizer: {name: SGD, lr: 1.0e+8}\n"
-              "  terminal_conditions: {episode_limit: 1000}\n"
-              "validation:\n  partial_validation_interval: 1\n"
-              "  problem: {name: FixtureProblem, batch_size: 8}\n"
-              "model: {name: FixtureModel}\n");
-  const RunResult r = run(kOnline + " --config " + cfg + " --expdir " +
-                          d.str() + "/exp --plugin-path " +
+  const RunResult r = run(kOnline + " --config " + exploding_config(d) +
+                          " --expdir " + d.str() + "/exp --plugin-path " +
                           fs::path(MIP_FIXTURE_GOOD).parent_path().string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_TRUE(r.output.find("loss is inf at episode") != std::string::npos ||

@@ -18,6 +18,7 @@
 #include <mip/core/provenance.hpp>
 #include <mip/core/run.hpp>
 #include <mip/core/text.hpp>
+#include <mip/core/versions.hpp>
 #include <mip/sdk/version.hpp>
 
 #include "common/worker_runs.hpp"
@@ -102,7 +103,7 @@ TEST(Provenance, RecordsTheRunAndAppendsOnResume) {
             fs::canonical(kOnline).string());
   EXPECT_EQ(e["libtorch"]["version"].as<std::string>(), TORCH_VERSION);
   // The test links the same LibTorch, so the same BLAS.
-  EXPECT_EQ(e["blas"].as<std::string>(), blas_library());
+  EXPECT_EQ(e["blas"].as<std::string>(), blas_library_path());
   EXPECT_EQ(e["threads"]["intra_op"].as<int>(), 1);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);

@@ -45,10 +45,16 @@ std::string create_timestamped_dir(const std::string& parent,
                                    const std::string& prefix,
                                    const std::string& savetag);
 
-/// Writes `<dir>/status.yaml` atomically.
-void write_status(const std::string& dir, const RunStatus& status);
+struct RunSummary;
+
+/// Writes `<dir>/status.yaml` atomically; with `summary` (at the end of a
+/// run) under the key `summary:`, after the other keys.
+void write_status(const std::string& dir,
+                  const RunStatus& status,
+                  const RunSummary* summary = nullptr);
 /// The text write_status() writes.
-std::string status_text(const RunStatus& status);
+std::string status_text(const RunStatus& status,
+                        const RunSummary* summary = nullptr);
 
 /// Local time now, "2026-11-24 19:04:05".
 std::string now_string();

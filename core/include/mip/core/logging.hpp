@@ -14,6 +14,12 @@ class Logger final : public sdk::Logger {
   explicit Logger(const std::string& name);
   ~Logger() override;
   void log(sdk::LogLevel level, const std::string& message) override;
+  /// Logs `console` on the console and `file` in the log file (either may be
+  /// "": not logged there): statistics lines are shortened on the console
+  /// and keep full precision in the file.
+  void log_split(sdk::LogLevel level,
+                 const std::string& console,
+                 const std::string& file);
   bool enabled(sdk::LogLevel level) const;
 
  private:
@@ -30,6 +36,8 @@ sdk::LogLevel parse_log_level(const std::string& name);
 
 /// Sets the console level (the file always gets debug and above).
 void logging_set_console_level(sdk::LogLevel level);
+/// Whether the console shows lines of `level` (--ll).
+bool logging_console_shows(sdk::LogLevel level);
 /// Adds a log file (appended to); replaces the previous one. A later failed
 /// write to it only gives the file up (the console warns once).
 void logging_add_file(const std::string& path);

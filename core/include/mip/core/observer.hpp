@@ -38,11 +38,29 @@ struct RunStarted {
   double best_loss = -1.0;  ///< after a resume
   int64_t best_episode = -1;
   std::vector<SectionStatistics> sections;
+  std::string checkpoint;  ///< the tester: the checkpoint it tests
 };
 
 /// The loop is about to run its first episode.
 struct TrainingStarted {
   int64_t first_episode;
+  int64_t episode_limit = -1;  ///< training stops before it (<= 0: none)
+  int64_t epoch_limit = -1;    ///< training stops after it (<= 0: none)
+  int64_t epoch_size = 0;      ///< episodes per epoch
+};
+
+/// A pass over a whole set starts: a full validation (section "validation")
+/// or a test ("testing") of `batches` batches.
+struct PassStarted {
+  const std::string& section;
+  int64_t batches;
+};
+
+/// One batch of a full validation was evaluated; its statistics are the last
+/// values of `col` (no CSV row is written for it).
+struct ValidationBatchDone {
+  int64_t batch;
+  const StatisticsCollector& col;
 };
 
 /// One episode's statistics are in `col` (training: after the step).
@@ -115,6 +133,8 @@ class RunObserver {
   virtual ~RunObserver() = default;
   virtual void run_started(const RunStarted&) {}
   virtual void training_started(const TrainingStarted&) {}
+  virtual void pass_started(const PassStarted&) {}
+  virtual void validation_batch_done(const ValidationBatchDone&) {}
   virtual void episode_done(const EpisodeDone&) {}
   virtual void validation_done(const ValidationDone&) {}
   virtual void epoch_done(const EpochDone&) {}
@@ -140,6 +160,12 @@ class Observers {
   }
   void training_started(const TrainingStarted& e) {
     notify(&RunObserver::training_started, e);
+  }
+  void pass_started(const PassStarted& e) {
+    notify(&RunObserver::pass_started, e);
+  }
+  void validation_batch_done(const ValidationBatchDone& e) {
+    notify(&RunObserver::validation_batch_done, e);
   }
   void episode_done(const EpisodeDone& e) {
     notify(&RunObserver::episode_done, e);

@@ -155,10 +155,6 @@ class Run {
 /// as they are); the gradients are cleared after. Logs the loss.
 void dry_run_batch(Run& run, Section& section, int64_t index, bool backward);
 
-/// The BLAS library LibTorch runs on (libblas.so.3 resolved through its
-/// links), or "" when none is loaded.
-std::string blas_library();
-
 /// The path of the BLAS library LibTorch runs on, and a warning when it is
 /// the slow reference BLAS or OpenBLAS's pthread build ("" when fine).
 std::string blas_warning();

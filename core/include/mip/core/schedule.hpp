@@ -48,6 +48,7 @@ class Schedule {
   /// Episodes per epoch; set once the training stream exists.
   void set_epoch_size(int64_t episodes) { epoch_size_ = episodes; }
   int64_t epoch_size() const { return epoch_size_; }
+  const ScheduleSettings& settings() const { return s_; }
   /// One line for the log: epoch size, limits, validation interval.
   std::string describe() const;
 

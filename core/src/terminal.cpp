@@ -1,0 +1,100 @@
+// The console and its status line (mip/core/terminal.hpp).
+#include <mip/core/terminal.hpp>
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace mip {
+
+namespace {
+
+/// "\r" then "clear to the end of the line" (ANSI EL, understood by every
+/// terminal emulator but the dumb one).
+constexpr const char* kEraseLine = "\r\x1b[K";
+
+struct StatusLine {
+  std::mutex mutex;  ///< held while anything is written to the console
+  std::string text;  ///< the line to show ("" for none)
+  bool drawn = false;
+
+  void erase() {
+    if (!drawn)
+      return;
+    std::fputs(kEraseLine, stderr);
+    std::fflush(stderr);
+    drawn = false;
+  }
+  void draw() {
+    if (text.empty())
+      return;
+    std::fputs(kEraseLine, stderr);
+    std::fputs(text.c_str(), stderr);
+    std::fflush(stderr);
+    drawn = true;
+  }
+};
+
+StatusLine& status() {
+  static StatusLine s;
+  return s;
+}
+
+}  // namespace
+
+bool console_is_terminal() {
+  static const bool terminal = [] {
+    if (::isatty(STDERR_FILENO) == 0)
+      return false;
+    const char* term = std::getenv("TERM");
+    return term == nullptr || std::strcmp(term, "dumb") != 0;
+  }();
+  return terminal;
+}
+
+int console_width() {
+  winsize w{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0)
+    return w.ws_col;
+  return 80;
+}
+
+void status_line_show(const std::string& line) {
+  if (!console_is_terminal())
+    return;
+  StatusLine& s = status();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.text = line;
+  s.draw();
+}
+
+void status_line_clear() {
+  StatusLine& s = status();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.erase();
+  s.text.clear();
+}
+
+void console_print(const std::string& text) {
+  ConsoleWriteGuard guard;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+ConsoleWriteGuard::ConsoleWriteGuard() {
+  StatusLine& s = status();
+  s.mutex.lock();
+  s.erase();
+}
+
+ConsoleWriteGuard::~ConsoleWriteGuard() {
+  StatusLine& s = status();
+  s.draw();
+  s.mutex.unlock();
+}
+
+}  // namespace mip
