@@ -313,10 +313,6 @@ void Trainer::open_experiment() {
                           {{train_.name, &train_.col, &train_.agg},
                            {valid_.name, &valid_.col, &valid_.agg}}});
   log.info("Experiment folder: " + dir_);
-  if (opts.tensorboard)
-    log.warn(
-        "--tensorboard is not available in this version; no event files are "
-        "written");
   if (opts.visualize)
     log.warn("--visualize is not available in this version; ignored");
   run_.log_model_summary();
@@ -480,6 +476,7 @@ double Trainer::train_episode(int64_t episode) {
   loss.backward();
   clipping_.apply(params_);
   optimizer_->step();
+  observers_.step_done({train_.name, episode});
   return value;
 }
 

@@ -49,6 +49,13 @@ struct EpisodeDone {
   const StatisticsCollector& col;
 };
 
+/// A training step is done: the parameters hold the weights after the
+/// optimizer step, their gradients those of `episode` (after clipping).
+struct StepDone {
+  const std::string& section;
+  int64_t episode;
+};
+
 /// A validation ended: partial (one batch, in `col`) or full (the whole
 /// set, aggregated in `agg`).
 struct ValidationDone {
@@ -96,6 +103,7 @@ class RunObserver {
   virtual void run_started(const RunStarted&) {}
   virtual void training_started(const TrainingStarted&) {}
   virtual void episode_done(const EpisodeDone&) {}
+  virtual void step_done(const StepDone&) {}
   virtual void validation_done(const ValidationDone&) {}
   virtual void epoch_done(const EpochDone&) {}
   virtual void checkpoint_written(const CheckpointWritten&) {}
@@ -121,6 +129,7 @@ class Observers {
   void episode_done(const EpisodeDone& e) {
     notify(&RunObserver::episode_done, e);
   }
+  void step_done(const StepDone& e) { notify(&RunObserver::step_done, e); }
   void validation_done(const ValidationDone& e) {
     notify(&RunObserver::validation_done, e);
   }
