@@ -164,6 +164,12 @@ const ObserverRegistration kTensorBoard{
     [](const Run& run, Observers&) -> std::unique_ptr<RunObserver> {
       if (!run.options().tensorboard)
         return nullptr;
+      if (*run.options().tensorboard > 0 &&
+          run.options().worker == "mip-tester")
+        run.log().warn(
+            "--tensorboard " + std::to_string(*run.options().tensorboard) +
+            ": the tester writes the statistics only (histograms are of "
+            "training steps)");
       return std::make_unique<TensorBoardObserver>(run,
                                                    *run.options().tensorboard);
     }};

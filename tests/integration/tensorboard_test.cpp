@@ -87,9 +87,11 @@ TEST(TensorBoard, OfflineTrainerAndTesterWriteTheirSections) {
   expect_valid(exp, kTrainerRuns, 5, 1);
   EXPECT_EQ(csv_rows(exp / "training_set_agg_statistics.csv").size(), 4u);
 
-  // The tester's sections in its test folder: scalars only.
-  r = run(kTester + " --model " + exp.string() + " --li 3 --tensorboard 0");
+  // The tester's sections in its test folder: scalars only, whatever the
+  // level.
+  r = run(kTester + " --model " + exp.string() + " --li 3 --tensorboard 2");
   ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_HAS(r.output, "the tester writes the statistics only");
   const fs::path test = only_experiment(exp, "testing_configuration.yaml");
   const std::string report =
       expect_valid(test, "testing,testing_set_agg", 3, 0);
