@@ -15,6 +15,7 @@ packages=(
   file                    # CPack's DEB generator inspects the binaries with it
   libblas3                # the reference BLAS: the BLAS-warning test runs LibTorch on it
   dataset-fashion-mnist   # real Fashion-MNIST (gzipped IDX) in /usr/share/datasets/fashion-mnist
+  chromium                # headless, for the mip-report tests (screenshot, DOM); large: ~350 MB installed with its libraries; the tests skip without it
   python3-protobuf python3-crc32c  # the TensorBoard test decodes the event files with them
 )
 

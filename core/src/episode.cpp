@@ -74,7 +74,8 @@ double Section::evaluate(const Run& run,
                          const sdk::DataDict& batch,
                          int64_t episode,
                          int64_t epoch,
-                         torch::Tensor* loss_out) {
+                         torch::Tensor* loss_out,
+                         sdk::DataDict* predictions_out) {
   const auto at = [episode] {
     return " (episode " + std::to_string(episode) + ")";
   };
@@ -103,6 +104,22 @@ double Section::evaluate(const Run& run,
       [&] { model.collect_statistics(col, batch, predictions); });
   if (loss_out)
     *loss_out = loss;
+  if (predictions_out)
+    *predictions_out = predictions;
+  return value;
+}
+
+double Section::evaluate(const Run& run,
+                         const sdk::DataDict& batch,
+                         const BatchInfo& info,
+                         int64_t epoch,
+                         Observers& observers,
+                         torch::Tensor* loss_out) {
+  observers.batch_starting(info);
+  sdk::DataDict predictions;
+  const double value =
+      evaluate(run, batch, info.episode, epoch, loss_out, &predictions);
+  observers.batch_evaluated({info, batch, predictions});
   return value;
 }
 

@@ -182,7 +182,9 @@ int Tester::test() {
              "Interrupted after " + std::to_string(total) + " episodes"});
         return kExitInterrupted;
       }
-      test_.evaluate(run_, test_.batch(run_, episode), episode, 0);
+      test_.evaluate(run_, test_.batch(run_, episode),
+                     {test_.name, episode, episode, true, false}, 0,
+                     observers_);
       observers_.episode_done({test_.name, "Test", episode, test_.col});
       ++total;
     }

@@ -313,8 +313,6 @@ void Trainer::open_experiment() {
                           {{train_.name, &train_.col, &train_.agg},
                            {valid_.name, &valid_.col, &valid_.agg}}});
   log.info("Experiment folder: " + dir_);
-  if (opts.visualize)
-    log.warn("--visualize is not available in this version; ignored");
   run_.log_model_summary();
   if (opts.agree) {
     std::cout << run_.registry().dump() << "\nPress Enter to start training..."
@@ -467,7 +465,8 @@ double Trainer::train_episode(int64_t episode) {
   optimizer_->zero_grad();
   torch::Tensor loss;
   const double value =
-      train_.evaluate(run_, batch, episode, progress_.epoch, &loss);
+      train_.evaluate(run_, batch, {train_.name, episode, 0, false, false},
+                      progress_.epoch, observers_, &loss);
   observers_.episode_done({train_.name, "Training", episode, train_.col});
   if (!std::isfinite(value)) {
     observers_.flush();
@@ -502,8 +501,9 @@ double Trainer::partial_validation(int64_t episode) {
   torch::NoGradGuard no_grad;
   run_.model().eval();
   valid_.col.reset();
-  const double loss =
-      valid_.evaluate(run_, validation_batch_, episode, progress_.epoch);
+  const double loss = valid_.evaluate(run_, validation_batch_,
+                                      {valid_.name, episode, 0, false, final_},
+                                      progress_.epoch, observers_);
   observers_.validation_done({false, episode, loss, valid_.col, valid_.agg});
   check_finite(loss, "partial validation", episode);
   return loss;
@@ -517,7 +517,8 @@ double Trainer::full_validation(int64_t episode, int64_t epoch) {
   valid_.batches->make_ahead_until(n);
   for (int64_t i = 0; i < n; ++i) {
     stop_final_validation();
-    valid_.evaluate(run_, valid_.batch(run_, i), episode, epoch);
+    valid_.evaluate(run_, valid_.batch(run_, i),
+                    {valid_.name, episode, i, true, final_}, epoch, observers_);
   }
   valid_.aggregate(run_, episode);
   const double loss = valid_.agg.get("loss");

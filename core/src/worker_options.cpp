@@ -26,6 +26,7 @@ struct RawOptions {
   std::string config, ll, log_level;
   int64_t seed = 0;
   int tensorboard = 0, visualize = 0, threads = 0;
+  bool visualize_test = false;  ///< the tester's --visualize (a switch)
 };
 
 /// Every option of the workers; values land in `o` and `raw`.
@@ -73,9 +74,19 @@ po::options_description describe_options(WorkerOptions& o,
      "checkpoint (logged as a warning)")
     ("tensorboard", po::value(&raw.tensorboard),
      "TensorBoard event files in <folder>/training/, validation/, ...: "
-     "0 statistics, 1 also weight histograms, 2 also gradient histograms")
-    ("visualize", po::value(&raw.visualize), "interactive plots (not available: warns)");
+     "0 statistics, 1 also weight histograms, 2 also gradient histograms");
   // clang-format on
+  if (tester)
+    desc.add_options()("visualize", po::bool_switch(&raw.visualize_test),
+                       "record inputs, targets, predictions and the model's "
+                       "published tensors of sample 0 of every test batch "
+                       "into visualization/ (mip-report draws them)");
+  else
+    desc.add_options()("visualize", po::value(&raw.visualize),
+                       "record sample 0 of chosen batches into "
+                       "visualization/ (mip-report draws them): -1 off, 0 "
+                       "training (every --li episodes), 1 training and "
+                       "validation, 2 validation, 3 the last validation");
   return desc;
 }
 
@@ -118,8 +129,16 @@ void apply_raw_options(const po::variables_map& vm,
               raw.tensorboard);
     o.tensorboard = raw.tensorboard;
   }
-  if (vm.count("visualize"))
-    o.visualize = raw.visualize;
+  if (tester && raw.visualize_test)
+    o.visualize = 1;
+  if (!tester && vm.count("visualize")) {
+    MIP_CHECK(raw.visualize >= -1 && raw.visualize <= 3, ConfigError, worker,
+              ": --visualize must be -1 (off), 0 (training), 1 (training and "
+              "validation), 2 (validation) or 3 (the last validation); got ",
+              raw.visualize);
+    if (raw.visualize >= 0)
+      o.visualize = raw.visualize;
+  }
   MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
             ": --resume is for the trainers");
   MIP_CHECK(!o.force || !o.resume.empty(), ConfigError, worker,

@@ -21,7 +21,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace configs_test {
 
 using namespace test;
 
@@ -488,5 +489,5 @@ INSTANTIATE_TEST_SUITE_P(
       return fs::path(info.param.file).stem().string();
     });
 
-}  // namespace
+}  // namespace configs_test
 }  // namespace mip

@@ -19,7 +19,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace distraction_tasks_test {
 
 namespace fs = std::filesystem;
 using test::seeded;
@@ -392,5 +393,5 @@ INSTANTIATE_TEST_SUITE_P(DualDistraction,
                            return std::string(info.param.name);
                          });
 
-}  // namespace
+}  // namespace distraction_tasks_test
 }  // namespace mip

@@ -16,7 +16,8 @@
 #include "dnc_addressing.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace dnc_test {
 
 using sdk::DataDict;
 
@@ -379,5 +380,5 @@ TEST_F(DncTraining, TheWorkerRunsWithTheMemoryTraceOn) {
             10u);
 }
 
-}  // namespace
+}  // namespace dnc_test
 }  // namespace mip

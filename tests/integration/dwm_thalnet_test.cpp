@@ -18,7 +18,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace dwm_thalnet_test {
 
 using test::RunResult;
 using test::TempDir;
@@ -489,5 +490,5 @@ TEST(MipFiles, DwmAndThalNetExperimentsRunUnchanged) {
   EXPECT_EQ(r.code, 0) << r.output;
 }
 
-}  // namespace
+}  // namespace dwm_thalnet_test
 }  // namespace mip

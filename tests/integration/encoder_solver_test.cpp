@@ -23,7 +23,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace encoder_solver_test {
 
 namespace fs = std::filesystem;
 using test::seeded;
@@ -545,5 +546,5 @@ TEST_F(EncoderSolver, LstmLoadsStepByStepCheckpointsAndMatchesThem) {
   }
 }
 
-}  // namespace
+}  // namespace encoder_solver_test
 }  // namespace mip

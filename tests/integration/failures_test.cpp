@@ -19,7 +19,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace failures_test {
 
 using namespace test;
 
@@ -302,5 +303,5 @@ TEST(ConfigInput, ConfigThatIsADirectoryOrADeviceSaysWhatItIs) {
                            " is a directory, not a YAML file");
 }
 
-}  // namespace
+}  // namespace failures_test
 }  // namespace mip

@@ -15,7 +15,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace faults_test {
 
 using namespace mip::test;
 
@@ -370,5 +371,5 @@ TEST(Signals, SigquitKillsAtOnceAndStatusSaysKilled) {
   expect_killed(d, {SIGQUIT});
 }
 
-}  // namespace
+}  // namespace faults_test
 }  // namespace mip

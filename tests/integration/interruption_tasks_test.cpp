@@ -18,7 +18,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace interruption_tasks_test {
 
 using test::seeded;
 
@@ -456,5 +457,5 @@ TEST(InterruptionTraining, OperationSpanTrainsWithTheLstm) {
   train_briefly("OperationSpan");
 }
 
-}  // namespace
+}  // namespace interruption_tasks_test
 }  // namespace mip

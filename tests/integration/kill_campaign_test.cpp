@@ -21,7 +21,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace kill_campaign_test {
 
 using namespace test;
 using Clock = std::chrono::steady_clock;
@@ -205,5 +206,5 @@ TEST(KillCampaign, EveryKilledRunResumesBitIdentical) {
   }
 }
 
-}  // namespace
+}  // namespace kill_campaign_test
 }  // namespace mip

@@ -10,7 +10,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace mip_plugins_test {
 
 using test::run;
 using test::RunResult;
@@ -111,5 +112,5 @@ TEST(MipPlugins, UnreadableLibraryAndFolderSayWhy) {
   ::chmod(folder.c_str(), 0700);
 }
 
-}  // namespace
+}  // namespace mip_plugins_test
 }  // namespace mip

@@ -17,7 +17,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace ntm_test {
 
 namespace mm = mip::memory;
 using test::error_of;
@@ -406,7 +407,7 @@ INSTANTIATE_TEST_SUITE_P(Models,
 
 // --- EncoderSolverNTM's switch -----------------------------------------
 
-class EncoderSolver : public test::Components {};
+class EncoderSolverNtm : public test::Components {};
 
 /// Adds `delta` to every parameter whose name starts with `prefix`.
 void nudge(sdk::Model& m, const std::string& prefix, double delta) {
@@ -416,7 +417,7 @@ void nudge(sdk::Model& m, const std::string& prefix, double delta) {
       item.value().add_(delta);
 }
 
-TEST_F(EncoderSolver, EachSampleSwitchesAtItsOwnRecallMarker) {
+TEST_F(EncoderSolverNtm, EachSampleSwitchesAtItsOwnRecallMarker) {
   auto p = problem("SerialRecallCommandLines", kRecall);
   for (const char* pass : {"false", "true"}) {
     SCOPED_TRACE(std::string("pass_cell_state ") + pass);
@@ -447,7 +448,7 @@ TEST_F(EncoderSolver, EachSampleSwitchesAtItsOwnRecallMarker) {
   }
 }
 
-TEST_F(EncoderSolver, BitsDefaultToTheProblemsAndMustDiffer) {
+TEST_F(EncoderSolverNtm, BitsDefaultToTheProblemsAndMustDiffer) {
   auto p = problem("SerialRecallCommandLines", kRecall);
   EXPECT_NO_THROW(model("EncoderSolverNTM", *p));
   EXPECT_HAS(error_of([&] {
@@ -519,5 +520,5 @@ TEST(NtmConfigs, MiPrometheusFilesRunUnchanged) {
   }
 }
 
-}  // namespace
+}  // namespace ntm_test
 }  // namespace mip

@@ -18,7 +18,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace offline_trainer_test {
 
 using namespace test;
 
@@ -137,5 +138,5 @@ TEST(OfflineTrainer, MissingDataFileIsNamed) {
   EXPECT_NE(r.output.find("problem [MNIST]"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(d.path() / "exp"));
 }
-}  // namespace
+}  // namespace offline_trainer_test
 }  // namespace mip

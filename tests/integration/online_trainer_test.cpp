@@ -11,7 +11,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace online_trainer_test {
 
 using test::csv_rows;
 using test::only_experiment;
@@ -356,5 +357,5 @@ TEST(OnlineTrainer, WarnsWhenLibTorchRunsOnTheReferenceBlas) {
     EXPECT_EQ(r.output.find("BLAS"), std::string::npos) << r.output;
 }
 
-}  // namespace
+}  // namespace online_trainer_test
 }  // namespace mip

@@ -19,7 +19,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace plugin_loader_test {
 
 using test::error_of;
 
@@ -470,5 +471,5 @@ TEST_F(BuiltinPlugins, LstmMapsSequencesToPerStepLogits) {
       << err;
 }
 
-}  // namespace
+}  // namespace plugin_loader_test
 }  // namespace mip

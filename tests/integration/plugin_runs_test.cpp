@@ -11,7 +11,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace plugin_runs_test {
 
 using namespace test;
 
@@ -127,5 +128,5 @@ TEST(PluginRuns, FirstBatchIsCheckedAgainstItsProblemsOwnDefinitions) {
   EXPECT_EQ(r.code, 0) << r.output;
 }
 
-}  // namespace
+}  // namespace plugin_runs_test
 }  // namespace mip

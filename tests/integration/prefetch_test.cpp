@@ -18,7 +18,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace prefetch_test {
 
 using namespace test;
 
@@ -129,5 +130,5 @@ TEST(Prefetch, BadSettingsNameTheKey) {
       << r.output;
   EXPECT_FALSE(fs::exists(d.path() / "exp"));
 }
-}  // namespace
+}  // namespace prefetch_test
 }  // namespace mip

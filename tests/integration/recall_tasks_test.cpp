@@ -23,7 +23,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace recall_tasks_test {
 
 using test::seeded;
 
@@ -554,5 +555,5 @@ INSTANTIATE_TEST_SUITE_P(EveryTask,
                          ::testing::ValuesIn(all_tasks()),
                          [](const auto& info) { return info.param.name; });
 
-}  // namespace
+}  // namespace recall_tasks_test
 }  // namespace mip

@@ -21,7 +21,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace resume_test {
 
 using namespace test;
 
@@ -398,5 +399,5 @@ TEST(ResumeAnyMoment, KilledInTheMiddleOfACheckpointWriteResumes) {
   EXPECT_EQ(run_outputs(straight), run_outputs(killed));
 }
 
-}  // namespace
+}  // namespace resume_test
 }  // namespace mip

@@ -9,7 +9,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace sdk_test {
 
 using test::only_experiment;
 using test::read;
@@ -28,7 +29,7 @@ TEST(Sdk, InstalledPackageBuildsThePluginTemplateOutOfTree) {
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* f :
        {"bin/mip-online-trainer", "bin/mip-offline-trainer", "bin/mip-tester",
-        "bin/mip-plugins", "lib/libmip_core.so",
+        "bin/mip-plugins", "bin/mip-report", "lib/libmip_core.so",
         "lib/mip/plugins/libmip_serial_recall.so",
         "lib/mip/plugins/libmip_lstm.so", "include/mip/sdk/problem.hpp",
         "include/mip/sdk/build_config.hpp",
@@ -190,5 +191,5 @@ TEST(Sdk, DebianPackageNamesItsDependenciesAndRunsFromItsFiles) {
       << "the unpacked plugins are used: " << r.output;
 }
 
-}  // namespace
+}  // namespace sdk_test
 }  // namespace mip

@@ -13,7 +13,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace sequence_test {
 
 using at::indexing::Slice;
 using test::seeded;
@@ -228,5 +229,5 @@ TEST(StatisticsErrors, AnUndeclaredStatisticNamesTheComponent) {
              "declared");
 }
 
-}  // namespace
+}  // namespace sequence_test
 }  // namespace mip

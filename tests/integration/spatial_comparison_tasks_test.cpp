@@ -21,7 +21,8 @@
 #include "common/worker_runs.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace spatial_comparison_tasks_test {
 
 using test::seeded;
 
@@ -544,5 +545,5 @@ TEST(SpatialComparisonTraining, SequenceSymmetryTrainsWithTheLstm) {
   expect_trains("SequenceSymmetryCommandLines", ", antisymmetry: true");
 }
 
-}  // namespace
+}  // namespace spatial_comparison_tasks_test
 }  // namespace mip

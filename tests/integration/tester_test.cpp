@@ -17,7 +17,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace tester_test {
 
 using namespace test;
 
@@ -79,5 +80,5 @@ TEST(Tester, SeedMakesAGeneratedTestSetRepeat) {
   EXPECT_EQ(r.code, 3) << r.output;
   EXPECT_NE(r.output.find("--model is required"), std::string::npos);
 }
-}  // namespace
+}  // namespace tester_test
 }  // namespace mip

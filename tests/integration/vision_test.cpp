@@ -28,7 +28,8 @@
 namespace fs = std::filesystem;
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace vision_test {
 
 using test::error_of;
 
@@ -730,5 +731,5 @@ TEST_F(Vision, RealFashionMnistHasSixtyAndTenThousandImages) {
   RecordProperty("images_per_second", std::to_string(double(seen) / batch_s));
 }
 
-}  // namespace
+}  // namespace vision_test
 }  // namespace mip

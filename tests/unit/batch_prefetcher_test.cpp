@@ -11,7 +11,8 @@
 #include "unit/index_problem.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace batch_prefetcher_test {
 
 using test::IndexProblem;
 using test::same_batch;
@@ -87,5 +88,5 @@ TEST(BatchPrefetcher, TakingABatchOutOfOrderMakesItInLine) {
   EXPECT_TRUE(same_batch(batches.take(5), reference.batch(5)));
 }
 
-}  // namespace
+}  // namespace batch_prefetcher_test
 }  // namespace mip

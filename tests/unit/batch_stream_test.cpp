@@ -11,7 +11,8 @@
 #include "unit/index_problem.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace batch_stream_test {
 
 using test::IndexProblem;
 using test::indices_of;
@@ -115,5 +116,5 @@ TEST(BatchStream, BadSizesAreErrors) {
              "the problem reports 0 samples");
 }
 
-}  // namespace
+}  // namespace batch_stream_test
 }  // namespace mip

@@ -7,7 +7,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace experiment_test {
 
 TEST(Files, AtomicWriteReplacesWholeAndLeavesNoTemporary) {
   test::TempDir d;
@@ -93,5 +94,5 @@ TEST(Folder, RepairCsvKeepsTheRowsTheCheckpointCovers) {
   EXPECT_FALSE(std::filesystem::exists(cut));
 }
 
-}  // namespace
+}  // namespace experiment_test
 }  // namespace mip

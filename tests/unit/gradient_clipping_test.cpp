@@ -10,7 +10,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace gradient_clipping_test {
 
 GradientClipping clipping(const std::string& value) {
   ParamRegistry r;
@@ -56,5 +57,5 @@ TEST(GradientClipping, ClipsByValueOrRescalesByNorm) {
   EXPECT_EQ(untouched.grad()[1].item<double>(), 4.0);
 }
 
-}  // namespace
+}  // namespace gradient_clipping_test
 }  // namespace mip

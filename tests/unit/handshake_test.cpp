@@ -8,7 +8,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace handshake_test {
 
 sdk::DataDefinition def(std::vector<int64_t> shape,
                         c10::ScalarType t = c10::ScalarType::Float) {
@@ -87,5 +88,5 @@ TEST(Handshake, BatchMustMatchItsProblemsOwnDefinitions) {
              "tensor");
 }
 
-}  // namespace
+}  // namespace handshake_test
 }  // namespace mip

@@ -16,7 +16,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace optim_test {
 
 const std::string kGolden =
     std::string(MIP_SOURCE_DIR) + "/tests/data/optim/golden.yaml";
@@ -245,5 +246,5 @@ INSTANTIATE_TEST_SUITE_P(PyTorch,
                          ::testing::ValuesIn(ids("plateau_schedulers")),
                          name_of);
 
-}  // namespace
+}  // namespace optim_test
 }  // namespace mip

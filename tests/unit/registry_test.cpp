@@ -8,7 +8,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace registry_test {
 
 using test::error_of;
 using test::TempDir;
@@ -439,5 +440,5 @@ TEST(ComponentName, SectionWithKeysButNoNameIsAnError) {
   EXPECT_EQ(component_name(r, "validation.sampler", "sampler"), "");
 }
 
-}  // namespace
+}  // namespace registry_test
 }  // namespace mip

@@ -9,7 +9,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace schedule_test {
 
 /// What the loop would do, episode by episode, until the schedule stops it:
 /// "P<e>" partial validation, "E<e>" epoch end, "F<e>" full validation,
@@ -191,5 +192,5 @@ TEST(Schedule, IsMadeFromTheWorkersDefaultsAndRefusesBadLimits) {
              "the online trainer, got 0 (--set)");
 }
 
-}  // namespace
+}  // namespace schedule_test
 }  // namespace mip

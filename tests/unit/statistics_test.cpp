@@ -5,7 +5,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace statistics_test {
 
 TEST(Statistics, FormatsLikeMiPrometheus) {
   EXPECT_EQ(format_statistic("{:12.10f}", 0.5), "0.5000000000");
@@ -79,5 +80,5 @@ TEST(Statistics, CsvWriterCreatesThenAppends) {
   EXPECT_EQ(test::read(path), "a,b\n1,2\n3,4\n");
 }
 
-}  // namespace
+}  // namespace statistics_test
 }  // namespace mip

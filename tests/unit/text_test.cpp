@@ -10,7 +10,8 @@
 #include <mip/sdk/error.hpp>
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace text_test {
 
 using Strings = std::vector<std::string>;
 
@@ -143,5 +144,5 @@ TEST(ExpandUser, RefusesATildeWithHomeUnsetOrEmpty) {
   }
 }
 
-}  // namespace
+}  // namespace text_test
 }  // namespace mip

@@ -12,7 +12,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace training_progress_test {
 
 TEST(TrainingProgress, RecordsTheBestLossAndCountsStaleValidations) {
   TrainingProgress p;
@@ -89,5 +90,5 @@ TEST(TrainingProgress, ReadsTheSchedulerListOfOlderCheckpoints) {
                                                         {"lr.1", 0.02}}));
 }
 
-}  // namespace
+}  // namespace training_progress_test
 }  // namespace mip

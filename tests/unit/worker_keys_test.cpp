@@ -13,7 +13,8 @@
 #include "common/test_util.hpp"
 
 namespace mip {
-namespace {
+// Named: each test executable is one unity build.
+namespace worker_keys_test {
 
 const std::string kSource = MIP_SOURCE_DIR;
 const std::vector<std::string> kWorkers = {"mip-online-trainer",
@@ -151,5 +152,5 @@ TEST(WorkerKeys, EveryWorkerHasItsDefaults) {
   EXPECT_THROW(worker_defaults("mip-nonesuch"), std::logic_error);
 }
 
-}  // namespace
+}  // namespace worker_keys_test
 }  // namespace mip

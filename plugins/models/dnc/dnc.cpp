@@ -182,7 +182,7 @@ class Dnc final : public mip::memory::SequenceMemoryModel {
     std::vector<at::Tensor> hidden, reads;
     hidden.reserve(static_cast<size_t>(t));
     reads.reserve(static_cast<size_t>(t));
-    trace_.begin();
+    trace_.begin(step_recorder());
     for (int64_t step = 0; step < t; ++step) {
       const at::Tensor h = controller_->step(
           at::cat({x.select(1, step), s.read_vector}, 1), s.controller);

@@ -75,7 +75,7 @@ class Dwm final : public mem::SequenceMemoryModel {
                 at::full({b, a, c}, 0.01, opts)};
 
     std::vector<at::Tensor> outputs;
-    trace_.begin();
+    trace_.begin(step_recorder());
     for (int64_t step = 0; step < t; ++step) {
       const at::Tensor read =
           mem::read_memory(s.head, s.memory).reshape({b, h * c});

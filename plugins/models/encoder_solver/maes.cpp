@@ -30,17 +30,6 @@ using mip::memory::Dense;
 using mip::memory::positive;
 using mip::sdk::DataDict;
 
-// The index that makes a circular shift one gather: entry j * A + a is
-// (a + j - S/2) mod A, MI-Prometheus's orientation (a conv1d over the wrapped
-// attention), computed once per forward.
-at::Tensor shift_index(int64_t a, int64_t s, const at::Device& device) {
-  auto opts = at::TensorOptions().dtype(at::kLong).device(device);
-  return at::remainder(at::arange(a, opts).unsqueeze(0) +
-                           (at::arange(s, opts) - s / 2).unsqueeze(1),
-                       a)
-      .flatten();
-}
-
 // Location addressing of MI-Prometheus's MAE and MAS: the previous attention
 // [B, 1, A] shifted by the soft kernel softmax(shift) [B, S], then sharpened
 // by gamma = 1 + softplus(gamma) [B, 1].
@@ -48,11 +37,8 @@ at::Tensor locate(const at::Tensor& previous,
                   const at::Tensor& shift_logits,
                   const at::Tensor& gamma_logits,
                   const at::Tensor& index) {
-  const int64_t b = previous.size(0), a = previous.size(2),
-                s = shift_logits.size(1);
-  const at::Tensor shift = at::softmax(shift_logits, 1).view({b, 1, s, 1});
-  const at::Tensor shifted =
-      (previous.index_select(2, index).view({b, 1, s, a}) * shift).sum(2);
+  const at::Tensor shifted = mip::memory::circular_shift(
+      previous, at::softmax(shift_logits, 1).unsqueeze(1), index);
   return mip::memory::sharpen(shifted,
                               (at::softplus(gamma_logits) + 1).unsqueeze(1));
 }
@@ -168,9 +154,12 @@ class Maes final : public mip::memory::SequenceMemoryModel,
     const auto opts = x.options();
     const int64_t s_enc = encoder_->interface->shift,
                   s_sol = solver_->interface->shift;
-    const at::Tensor enc_index = shift_index(a, s_enc, x.device());
+    const at::Tensor enc_index =
+        mip::memory::circular_shift_index(a, s_enc, x.device());
     const at::Tensor sol_index =
-        s_sol == s_enc ? enc_index : shift_index(a, s_sol, x.device());
+        s_sol == s_enc
+            ? enc_index
+            : mip::memory::circular_shift_index(a, s_sol, x.device());
     // Hard attention on address 0: where both heads start.
     at::Tensor zero_hard = at::zeros({b, 1, a}, opts);
     zero_hard.select(2, 0).fill_(1);
@@ -181,7 +170,7 @@ class Maes final : public mip::memory::SequenceMemoryModel,
     ControllerState sol_state;
     at::Tensor sol_attention, final_enc_attention;
     std::vector<at::Tensor> logits;
-    trace_.begin();
+    trace_.begin(step_recorder());
     logits.reserve(static_cast<size_t>(t));
     for (int64_t step = 0; step < t; ++step) {
       const Step& now = plan[static_cast<size_t>(step)];

@@ -210,8 +210,10 @@ class NtmCell : public torch::nn::Module {
   at::Tensor heads_w_, heads_b_, shift_index_;
 };
 
-// Collects the per-step memory and weightings when tracing is on.
-class Tracer : public mip::memory::TracesMemory {
+// Collects the per-step memory and weightings when tracing is on, and
+// publishes them to the host's recorder when it records the forward.
+class Tracer : public mip::memory::TracesMemory,
+               public mip::sdk::PublishesSteps {
  public:
   void set_memory_tracing(bool on) override { on_ = on; }
   const mip::memory::MemoryTrace& memory_trace() const override {
@@ -219,13 +221,20 @@ class Tracer : public mip::memory::TracesMemory {
   }
 
  protected:
-  bool tracing() const { return on_; }
-  void trace_begin() {
+  bool tracing() const { return on_ || recorder_ != nullptr; }
+  void trace_begin(int64_t read_heads) {
     memory_.clear();
     weights_.clear();
     trace_ = {};
+    recorder_ = step_recorder();
+    read_heads_ = read_heads;
   }
   void trace_step(const NtmState& s) {
+    if (recorder_) {
+      recorder_->publish("memory", s.memory);
+      recorder_->publish("read_weights", s.weights.narrow(1, 0, read_heads_));
+      recorder_->publish("write_weights", s.weights.narrow(1, read_heads_, 1));
+    }
     if (on_) {
       memory_.push_back(s.memory.detach());
       weights_.push_back(s.weights.detach());
@@ -245,6 +254,8 @@ class Tracer : public mip::memory::TracesMemory {
 
  private:
   bool on_ = false;
+  mip::sdk::StepRecorder* recorder_ = nullptr;  // of this forward
+  int64_t read_heads_ = 0;
   std::vector<at::Tensor> memory_, weights_;
   mip::memory::MemoryTrace trace_;
 };
@@ -287,7 +298,7 @@ class Ntm final : public NtmModel {
     const int64_t t = x.size(1);
     NtmState s = cell_->init_state(initial_memory(x, n_));
     cell_->prepare(s.memory.size(1), x.device());
-    trace_begin();
+    trace_begin(n_.read_heads);
     std::vector<at::Tensor> extended;
     extended.reserve(static_cast<size_t>(t));
     for (int64_t i = 0; i < t; ++i) {
@@ -338,7 +349,7 @@ class EncoderSolverNtm final : public NtmModel {
     at::Tensor switches = (x.select(2, solving_bit_) != 0)
                               .logical_and(x.select(2, encoding_bit_) == 0);
     std::vector<at::Tensor> modes, enc_out, sol_out;
-    trace_begin();
+    trace_begin(n_.read_heads);
     for (int64_t i = 0; i < t; ++i) {
       const at::Tensor now = switches.select(1, i);
       solving = solving.logical_or(now);

@@ -148,7 +148,7 @@ class ThalNet final : public mem::SequenceMemoryModel {
     at::Tensor center = at::cat(slots, 1);
 
     std::vector<at::Tensor> outputs;
-    trace_.begin();
+    trace_.begin(step_recorder());
     for (int64_t step = 0; step < t; ++step) {
       // GRU: reset r, update z, new n; h' = (1 - z) n + z h.
       const auto in =

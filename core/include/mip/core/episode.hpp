@@ -9,6 +9,7 @@
 #include <string>
 
 #include <mip/core/batches.hpp>
+#include <mip/core/observer.hpp>
 #include <mip/core/statistics.hpp>
 
 namespace mip {
@@ -36,11 +37,21 @@ struct Section {
   /// The stream's first batch is checked against the problem's definitions.
   sdk::DataDict batch(const Run& run, int64_t index);
   /// Forward, loss and statistics of one batch; returns the loss value (and
-  /// the loss tensor in `loss_out` for a backward pass).
+  /// the loss tensor in `loss_out` for a backward pass, the predictions in
+  /// `predictions_out`).
   double evaluate(const Run& run,
                   const sdk::DataDict& batch,
                   int64_t episode,
                   int64_t epoch,
+                  torch::Tensor* loss_out = nullptr,
+                  sdk::DataDict* predictions_out = nullptr);
+  /// evaluate(), with `observers` told before and after (batch_starting,
+  /// batch_evaluated).
+  double evaluate(const Run& run,
+                  const sdk::DataDict& batch,
+                  const BatchInfo& info,
+                  int64_t epoch,
+                  Observers& observers,
                   torch::Tensor* loss_out = nullptr);
   /// The aggregates of what `col` collected (nothing when it is empty).
   void aggregate(const Run& run, int64_t episode);

@@ -12,6 +12,10 @@
 
 #include <mip/core/experiment.hpp>
 
+namespace mip::sdk {
+class DataDict;
+}  // namespace mip::sdk
+
 namespace mip {
 
 class Run;
@@ -84,6 +88,22 @@ struct CheckpointWritten {
   int64_t best_episode;
 };
 
+/// A batch about to go through the model (or just through it).
+struct BatchInfo {
+  const std::string& section;  ///< "training", "validation", "testing"
+  int64_t episode;  ///< the training episode (the tester: its test episode)
+  int64_t index;    ///< the batch's index in a full validation (else 0)
+  bool full;        ///< part of a full validation, or of a test
+  bool final;       ///< in the validation after the training loop
+};
+
+/// The model has mapped a batch to `predictions` (forward and loss done).
+struct BatchEvaluated {
+  const BatchInfo& info;
+  const sdk::DataDict& batch;
+  const sdk::DataDict& predictions;
+};
+
 /// The loop stopped after `last_episode` (final validations may follow).
 struct TrainingStopped {
   int64_t last_episode;
@@ -106,6 +126,9 @@ class RunObserver {
   virtual void step_done(const StepDone&) {}
   virtual void validation_done(const ValidationDone&) {}
   virtual void epoch_done(const EpochDone&) {}
+  /// Before and after each forward (--visualize records chosen ones).
+  virtual void batch_starting(const BatchInfo&) {}
+  virtual void batch_evaluated(const BatchEvaluated&) {}
   virtual void checkpoint_written(const CheckpointWritten&) {}
   virtual void training_stopped(const TrainingStopped&) {}
   virtual void run_ended(const RunEnded&) {}
@@ -134,6 +157,12 @@ class Observers {
     notify(&RunObserver::validation_done, e);
   }
   void epoch_done(const EpochDone& e) { notify(&RunObserver::epoch_done, e); }
+  void batch_starting(const BatchInfo& e) {
+    notify(&RunObserver::batch_starting, e);
+  }
+  void batch_evaluated(const BatchEvaluated& e) {
+    notify(&RunObserver::batch_evaluated, e);
+  }
   void checkpoint_written(const CheckpointWritten& e) {
     notify(&RunObserver::checkpoint_written, e);
   }

@@ -11,3 +11,4 @@
 #include <mip/sdk/problem.hpp>
 #include <mip/sdk/register.hpp>
 #include <mip/sdk/statistics.hpp>
+#include <mip/sdk/visualization.hpp>

@@ -20,8 +20,11 @@ inline int64_t positive(const mip::sdk::ParamView& p, const char* key) {
 
 /// A model reading `sequences` [B, T, input_size_] and writing
 /// `predictions` [B, T, output_size_], with a StepTrace behind
-/// memory_trace(). The derived model sets the sizes and fills the trace.
-class SequenceMemoryModel : public mip::sdk::Model {
+/// memory_trace() that also publishes each step when the host records the
+/// forward (begin it with trace_.begin(step_recorder())). The derived model
+/// sets the sizes and fills the trace.
+class SequenceMemoryModel : public mip::sdk::Model,
+                            public mip::sdk::PublishesSteps {
  public:
   mip::sdk::DataDefinitions input_definitions() const override {
     return {
