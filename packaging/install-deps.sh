@@ -18,6 +18,7 @@ packages=(
   chromium                # headless, for the mip-report tests (screenshot, DOM); large: ~350 MB installed with its libraries; the tests skip without it
   python3-torch           # tests: Python's torch reads a C++ checkpoint (docs/interop.md)
   python3-matplotlib      # tests: the statistics plot of docs/interop.md
+  python3-protobuf python3-crc32c  # the TensorBoard test decodes the event files with them
 )
 
 missing=()

@@ -329,10 +329,6 @@ void Trainer::open_experiment() {
                           {{train_.name, &train_.col, &train_.agg},
                            {valid_.name, &valid_.col, &valid_.agg}}});
   log.info("Experiment folder: " + dir_);
-  if (opts.tensorboard)
-    log.warn(
-        "--tensorboard is not available in this version; no event files are "
-        "written");
   run_.log_model_summary();
 }
 
@@ -491,6 +487,7 @@ double Trainer::train_episode(int64_t episode) {
   loss.backward();
   clipping_.apply(params_);
   optimizer_->step();
+  observers_.step_done({train_.name, episode});
   return value;
 }
 

@@ -83,7 +83,8 @@ po::options_description describe_options(WorkerOptions& o,
      "with --resume: accept a saved configuration edited since the last "
      "checkpoint (logged as a warning)")
     ("tensorboard", po::value(&raw.tensorboard),
-     "TensorBoard level 0/1/2 (not available yet: warns)");
+     "TensorBoard event files in <folder>/training/, validation/, ...: "
+     "0 statistics, 1 also weight histograms, 2 also gradient histograms");
   // clang-format on
   if (tester)
     desc.add_options()("visualize", po::bool_switch(&raw.visualize_test),
@@ -239,8 +240,13 @@ void apply_raw_options(const po::variables_map& vm,
     o.threads = std::min(raw.threads, cores);
   }
   check_savetag(o.savetag);
-  if (vm.count("tensorboard"))
+  if (vm.count("tensorboard")) {
+    MIP_CHECK(raw.tensorboard >= 0 && raw.tensorboard <= 2, ConfigError, worker,
+              ": --tensorboard must be 0 (statistics), 1 (also weight "
+              "histograms) or 2 (also gradient histograms); got ",
+              raw.tensorboard);
     o.tensorboard = raw.tensorboard;
+  }
   if (tester && raw.visualize_test)
     o.visualize = 1;
   if (!tester && vm.count("visualize")) {

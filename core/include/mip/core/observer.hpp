@@ -71,6 +71,13 @@ struct EpisodeDone {
   const StatisticsCollector& col;
 };
 
+/// A training step is done: the parameters hold the weights after the
+/// optimizer step, their gradients those of `episode` (after clipping).
+struct StepDone {
+  const std::string& section;
+  int64_t episode;
+};
+
 /// A validation ended: partial (one batch, in `col`) or full (the whole
 /// set, aggregated in `agg`).
 struct ValidationDone {
@@ -136,6 +143,7 @@ class RunObserver {
   virtual void pass_started(const PassStarted&) {}
   virtual void validation_batch_done(const ValidationBatchDone&) {}
   virtual void episode_done(const EpisodeDone&) {}
+  virtual void step_done(const StepDone&) {}
   virtual void validation_done(const ValidationDone&) {}
   virtual void epoch_done(const EpochDone&) {}
   /// Before and after each forward (--visualize records chosen ones).
@@ -170,6 +178,7 @@ class Observers {
   void episode_done(const EpisodeDone& e) {
     notify(&RunObserver::episode_done, e);
   }
+  void step_done(const StepDone& e) { notify(&RunObserver::step_done, e); }
   void validation_done(const ValidationDone& e) {
     notify(&RunObserver::validation_done, e);
   }

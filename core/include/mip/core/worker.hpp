@@ -35,7 +35,7 @@ struct WorkerOptions {
   std::optional<int64_t> seed;  ///< --seed: both seeds
   bool lenient = false;         ///< unknown keys warn instead of fail
   bool allow_insecure_plugin_dir = false;  ///< load from world-writable folders
-  std::optional<int> tensorboard;  ///< accepted, reported as unsupported
+  std::optional<int> tensorboard;  ///< --tensorboard 0|1|2 (event files)
   std::optional<int> visualize;    ///< --visualize level (the tester: 1)
   std::string resume;              ///< --resume <experiment folder>
   bool force = false;  ///< --force: --resume accepts an edited configuration
