@@ -45,10 +45,6 @@ namespace fs = std::filesystem;
 
 namespace mip {
 
-const char* framework_version() {
-  return MIP_VERSION;
-}
-
 namespace {
 
 /// Runs `argv` (found on PATH) with stdin and stderr on /dev/null; its

@@ -23,9 +23,6 @@ struct GitState {
 /// result says so in `error`; this never throws.
 std::optional<GitState> git_state(const std::string& path);
 
-/// The framework's version (the CMake project's).
-const char* framework_version();
-
 /// The file name of a worker's provenance record in its folder.
 inline constexpr const char* kProvenanceFile = "provenance.yaml";
 
