@@ -7,7 +7,7 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
-#include "dnc_addressing.hpp"
+#include "dnc_fused.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -340,8 +340,8 @@ void lenet5(int64_t episodes, const std::string& folder) {
 // --- serial recall + DNC (MI-Prometheus's dwm_baselines/dnc settings: LSTM
 // controller of 20, 10-bit memory with as many addresses as input steps, one
 // read and one write head; batch 16, Adam lr 0.0005), fixed length 10. The
-// DNC's own addressing is the plugin's header (plugins/models/dnc), the rest
-// written out --------------------------------------------------------------
+// memory step is the plugin's fused CPU functions (plugins/models/dnc/
+// dnc_fused.hpp), the rest written out ---------------------------------------
 
 void dnc(int64_t episodes) {
   const int64_t c = 3, d = 8, b = 16, len = 10, hidden = 20, bits = 10;
@@ -365,14 +365,6 @@ void dnc(int64_t episodes) {
   const auto make = [&](int64_t e) {
     return recall_batch(gen, e, b, c, d, len);
   };
-  // Content weighting: softmax of strength times the cosine similarity.
-  const auto content = [](const torch::Tensor& key, const torch::Tensor& beta,
-                          const torch::Tensor& memory) {
-    const auto dots = (key.unsqueeze(2) * memory.unsqueeze(1)).sum(-1);
-    const auto norms = key.norm(2, -1, true).clamp_min(1e-12) *
-                       memory.norm(2, -1).clamp_min(1e-12).unsqueeze(1);
-    return torch::softmax(beta * (dots / norms), -1);
-  };
   const auto step = [&](const RecallBatch& batch) {
     const int64_t t = batch.t, a = t;  // as many addresses as steps
     opt.zero_grad();
@@ -384,7 +376,6 @@ void dnc(int64_t episodes) {
     auto link = torch::full({b, 1, a, a}, 1e-6);
     auto precedence = torch::full({b, 1, a}, 1e-6);
     auto read_vector = torch::zeros({b, bits});
-    const auto off_diagonal = 1 - torch::eye(a);
     std::vector<torch::Tensor> hs, reads;
     for (int64_t s = 0; s < t; ++s) {
       std::tie(h, cell) =
@@ -402,24 +393,22 @@ void dnc(int64_t episodes) {
       const auto erase = field(sig, 0, bits), alloc_gate = field(sig, bits, 1),
                  write_gate = field(sig, bits + 1, 1),
                  free_gate = field(sig, bits + 2, 1);
-      // Usage, allocation, the write weighting.
-      usage = mip::dnc::update_usage(usage, write, free_gate, read);
+      // Usage, allocation, the write weighting (the plugin's fused CPU
+      // functions, dnc_fused.hpp).
+      namespace fused = mip::dnc::fused;
+      usage = fused::update_usage(usage, write, free_gate, read);
       const auto allocation =
-          mip::dnc::write_allocation(usage, alloc_gate, write_gate);
-      const auto write_content =
-          content(field(lin, bits, bits), field(plus, 0, 1), memory);
+          fused::write_allocation(usage, alloc_gate, write_gate);
+      const auto write_content = fused::content_weights(
+          field(lin, bits, bits), field(plus, 0, 1), memory);
       write = write_gate * torch::lerp(write_content, allocation, alloc_gate);
-      // Erase, add (one write head).
-      const auto ww = write.select(1, 0).unsqueeze(-1);
-      memory =
-          torch::addcmul(memory * (1 - ww * erase), ww, field(lin, 0, bits));
+      memory = fused::erase_and_add(memory, write, erase, field(lin, 0, bits));
       // Links, precedence, the read weighting on the new memory.
-      link = mip::dnc::update_link(link, precedence, write, off_diagonal);
-      precedence = mip::dnc::update_precedence(precedence, write);
-      read = mip::dnc::read_weights(
-          content(field(lin, 2 * bits, bits), field(plus, 1, 1), memory),
-          mip::dnc::forward_weights(link, read),
-          mip::dnc::backward_weights(link, read), mode);
+      std::tie(link, precedence, read) = fused::links_and_read(
+          link, precedence, write, read,
+          fused::content_weights(field(lin, 2 * bits, bits), field(plus, 1, 1),
+                                 memory),
+          mode);
       read_vector =
           (read.unsqueeze(-1) * memory.unsqueeze(1)).sum(2).view({b, -1});
       hs.push_back(h);

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include <mip/core/checkpoint.hpp>
+#include <mip/memory/addressing.hpp>
 
 #include "common/components.hpp"
 #include "common/worker_runs.hpp"
 #include "dnc_addressing.hpp"
+#include "dnc_fused.hpp"
 
 namespace mip {
 // Named: each test executable is one unity build.
@@ -27,11 +29,12 @@ at::Tensor t(std::vector<float> v, at::IntArrayRef shape) {
 
 void expect_close(const at::Tensor& got,
                   const at::Tensor& expected,
-                  double tol = 1e-5) {
+                  double tol = 1e-5,
+                  double rtol = 0.0) {
   ASSERT_EQ(got.sizes(), expected.sizes());
-  EXPECT_TRUE(at::allclose(got, expected, 0.0, tol)) << "got\n"
-                                                     << got << "\nexpected\n"
-                                                     << expected;
+  EXPECT_TRUE(at::allclose(got, expected, rtol, tol)) << "got\n"
+                                                      << got << "\nexpected\n"
+                                                      << expected;
 }
 
 // --- addressing, by hand ----------------------------------------------------
@@ -50,6 +53,8 @@ TEST(DncAddressing, UsageRisesWhereWrittenAndFallsWhereFreedReadsRead) {
   // Kept: (1 - 0.5 r1)(1 - 1.0 r2) = [1, 1, 0.5, 0.9 * 0.5].
   const at::Tensor got = dnc::update_usage(usage, write, free_gate, read);
   expect_close(got, t({0.875f, 0.1f, 0.1f, 0.405f}, {1, 4}));
+  expect_close(dnc::fused::update_usage(usage, write, free_gate, read),
+               t({0.875f, 0.1f, 0.1f, 0.405f}, {1, 4}));
   // The write weights are not differentiated; the free gates are. With a the
   // usage after the write, d sum / d f1 = -sum a r1 (1 - f2 r2)
   //   = -(0.2 * 1 * 1 + 0.9 * 0.2 * 0.5) = -0.29,
@@ -67,14 +72,17 @@ TEST(DncAddressing, AllocationGoesToTheLeastUsedAddressesInOrder) {
   // Row 1 holds the same usages permuted: its weights follow them.
   const at::Tensor usage =
       t({0.4f, 0.1f, 0.9f, 0.5f, 0.9f, 0.5f, 0.1f, 0.4f}, {2, 4});
-  expect_close(
-      dnc::allocation(usage),
-      t({0.06f, 0.9f, 0.002f, 0.02f, 0.002f, 0.02f, 0.9f, 0.06f}, {2, 4}));
+  const at::Tensor expected =
+      t({0.06f, 0.9f, 0.002f, 0.02f, 0.002f, 0.02f, 0.9f, 0.06f}, {2, 4});
+  expect_close(dnc::allocation(usage), expected);
+  expect_close(dnc::fused::allocation(usage), expected);
   // Unused memory (usage 0 everywhere, as at the start): the first address
   // takes it all (equal usages keep the address order).
-  const at::Tensor fresh = dnc::allocation(at::zeros({1, 4}));
-  EXPECT_NEAR(fresh[0][0].item<float>(), 1.0, 1e-5);
-  EXPECT_NEAR(fresh[0].slice(0, 1).sum().item<float>(), 0.0, 1e-5);
+  for (const at::Tensor& fresh : {dnc::allocation(at::zeros({1, 4})),
+                                  dnc::fused::allocation(at::zeros({1, 4}))}) {
+    EXPECT_NEAR(fresh[0][0].item<float>(), 1.0, 1e-5);
+    EXPECT_NEAR(fresh[0].slice(0, 1).sum().item<float>(), 0.0, 1e-5);
+  }
 }
 
 TEST(DncAddressing, SecondWriteHeadAllocatesOnTheUsageTheFirstLeaves) {
@@ -99,6 +107,9 @@ TEST(DncAddressing, SecondWriteHeadAllocatesOnTheUsageTheFirstLeaves) {
   expect_close(
       dnc::write_allocation(usage, at::ones({1, 2, 1}), at::ones({1, 2, 1})),
       t(expected, {1, 2, 4}));
+  expect_close(dnc::fused::write_allocation(usage, at::ones({1, 2, 1}),
+                                            at::ones({1, 2, 1})),
+               t(expected, {1, 2, 4}));
 }
 
 TEST(DncAddressing, LinksRecordWhichAddressWasWrittenAfterWhich) {
@@ -123,6 +134,19 @@ TEST(DncAddressing, LinksRecordWhichAddressWasWrittenAfterWhich) {
   const at::Tensor bwd = dnc::backward_weights(link, read);
   expect_close(fwd, t({0.f, 1.f, 0.f, 0.f, 0.f, 0.f}, {1, 2, 1, 3}));
   expect_close(bwd, t({0.f, 0.f, 0.f, 1.f, 0.f, 0.f}, {1, 2, 1, 3}));
+  // The fused step from the state before the second write: the same link
+  // and precedence; read mode all forward for head 1, all backward for
+  // head 2, so the reads are the directions above.
+  const at::Tensor first = t({1.f, 0.f, 0.f}, {1, 1, 3});
+  const at::Tensor second = t({0.f, 1.f, 0.f}, {1, 1, 3});
+  const auto [fused_link, fused_prec, fused_read] = dnc::fused::links_and_read(
+      dnc::update_link(at::zeros({1, 1, 3, 3}), at::zeros({1, 1, 3}), first,
+                       off),
+      first, second, read, at::zeros({1, 2, 3}),
+      t({0.f, 1.f, 0.f, 1.f, 0.f, 0.f}, {1, 2, 3}));
+  expect_close(fused_link, expected);
+  expect_close(fused_prec, t({0.f, 1.f, 0.f}, {1, 1, 3}));
+  expect_close(fused_read, t({0.f, 1.f, 0.f, 1.f, 0.f, 0.f}, {1, 2, 3}));
 }
 
 TEST(DncAddressing, SoftWritesScaleTheOldLinksAndLinkToThePrecedence) {
@@ -160,6 +184,181 @@ TEST(DncAddressing, ReadWeightsMixContentForwardAndBackwardByTheReadMode) {
                         t({1.f, 0.f, 0.f, 0.f, 1.f, 0.f}, {1, 1, 2, 3}),
                         t({0.1f, 0.1f, 0.2f, 0.1f, 0.5f}, {1, 1, 5}));
   expect_close(two, t({0.15f, 0.4f, 0.45f}, {1, 1, 3}));
+}
+
+// --- the fused CPU functions against the composite ones ---------------------
+
+/// Random double inputs on a small memory, requiring gradients.
+at::Tensor leaf(at::IntArrayRef shape, double low = 0.0, double high = 1.0) {
+  return (low + (high - low) * at::rand(shape, at::kDouble)).requires_grad_();
+}
+
+/// Runs `fn` (the fused function) and `reference` (the composite one) on
+/// the same inputs, compares their outputs, then the gradients of every input
+/// for the same random weighting of the outputs (a gradcheck against
+/// LibTorch's autograd, in double precision).
+template <typename Fused, typename Reference>
+void expect_same_maths(std::vector<at::Tensor> inputs,
+                       Fused fn,
+                       Reference reference,
+                       const std::string& what) {
+  SCOPED_TRACE(what);
+  auto grads_of = [&](const std::vector<at::Tensor>& outputs,
+                      const std::vector<at::Tensor>& weights) {
+    at::Tensor loss = at::zeros({}, at::kDouble);
+    for (size_t i = 0; i < outputs.size(); ++i)
+      loss = loss + (outputs[i] * weights[i]).sum();
+    std::vector<at::Tensor> wrt;
+    for (const at::Tensor& x : inputs)
+      if (x.requires_grad())
+        wrt.push_back(x);
+    // Inputs that are not differentiated (update_usage's write weights)
+    // get no gradient in either.
+    return torch::autograd::grad({loss}, wrt, {}, /*retain_graph=*/false,
+                                 /*create_graph=*/false, /*allow_unused=*/true);
+  };
+  const std::vector<at::Tensor> got = fn(inputs), expected = reference(inputs);
+  ASSERT_EQ(got.size(), expected.size());
+  std::vector<at::Tensor> weights;
+  for (size_t i = 0; i < got.size(); ++i) {
+    expect_close(got[i], expected[i], 1e-12);
+    weights.push_back(at::randn(got[i].sizes(), at::kDouble));
+  }
+  const auto g = grads_of(got, weights), e = grads_of(expected, weights);
+  ASSERT_EQ(g.size(), e.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    SCOPED_TRACE("gradient of input " + std::to_string(i));
+    ASSERT_EQ(g[i].defined(), e[i].defined());
+    if (e[i].defined())
+      expect_close(g[i], e[i], 1e-10, 1e-10);
+  }
+}
+
+using Tensors = std::vector<at::Tensor>;
+
+TEST(DncFused, ContentWeightingMatchesTheCompositeOneWithZeroRowsAndKeys) {
+  at::manual_seed(1);
+  // Two heads, 5 addresses of 3 bits; address 2 of sample 0 is zero, and so
+  // is head 1's key in sample 1 (the clamped norms).
+  at::Tensor memory = at::randn({2, 5, 3}, at::kDouble);
+  memory[0][2].zero_();
+  at::Tensor keys = at::randn({2, 2, 3}, at::kDouble);
+  keys[1][1].zero_();
+  expect_same_maths(
+      {keys.requires_grad_(), leaf({2, 2, 1}, 1.0, 4.0),
+       memory.requires_grad_()},
+      [](const Tensors& x) {
+        return Tensors{dnc::fused::content_weights(x[0], x[1], x[2])};
+      },
+      [](const Tensors& x) {
+        return Tensors{memory::content_weights(x[0], x[1], x[2])};
+      },
+      "content weighting");
+}
+
+TEST(DncFused, UsageAndAllocationMatchTheCompositeOnes) {
+  at::manual_seed(2);
+  for (int64_t heads : {1, 3}) {
+    const std::string h = std::to_string(heads);
+    expect_same_maths(
+        {leaf({2, 6}), leaf({2, heads, 6}), leaf({2, heads, 1}),
+         leaf({2, heads, 6})},
+        [](const Tensors& x) {
+          return Tensors{dnc::fused::update_usage(x[0], x[1], x[2], x[3])};
+        },
+        [](const Tensors& x) {
+          return Tensors{dnc::update_usage(x[0], x[1], x[2], x[3])};
+        },
+        "usage, heads " + h);
+    // Usages with ties (the stable order) and distinct ones.
+    at::Tensor usage = at::rand({3, 6}, at::kDouble);
+    usage[1].fill_(0.25);
+    usage[2][4] = usage[2][1].item<double>();
+    expect_same_maths(
+        {usage.requires_grad_(), leaf({3, heads, 1}), leaf({3, heads, 1})},
+        [](const Tensors& x) {
+          return Tensors{dnc::fused::write_allocation(x[0], x[1], x[2])};
+        },
+        [](const Tensors& x) {
+          return Tensors{dnc::write_allocation(x[0], x[1], x[2])};
+        },
+        "allocation, heads " + h);
+  }
+}
+
+TEST(DncFused, EraseAndAddMatchesTheCompositeOne) {
+  at::manual_seed(3);
+  for (int64_t heads : {1, 2}) {
+    expect_same_maths(
+        {leaf({2, 5, 3}, -1.0, 1.0), leaf({2, heads, 5}), leaf({2, heads, 3}),
+         leaf({2, heads, 3}, -1.0, 1.0)},
+        [](const Tensors& x) {
+          return Tensors{dnc::fused::erase_and_add(x[0], x[1], x[2], x[3])};
+        },
+        [](const Tensors& x) {
+          return Tensors{memory::erase_and_add(x[0], x[1], x[2], x[3])};
+        },
+        "erase and add, heads " + std::to_string(heads));
+  }
+}
+
+TEST(DncFused, LinksAndReadMatchTheCompositeOnes) {
+  at::manual_seed(4);
+  for (const auto& [reads, writes] :
+       std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 3}}) {
+    const int64_t a = 5;
+    const at::Tensor off = 1 - at::eye(a, at::kDouble);
+    expect_same_maths(
+        {leaf({2, writes, a, a}), leaf({2, writes, a}), leaf({2, writes, a}),
+         leaf({2, reads, a}), leaf({2, reads, a}),
+         leaf({2, reads, 2 * writes + 1})},
+        [](const Tensors& x) {
+          const auto [l, p, r] =
+              dnc::fused::links_and_read(x[0], x[1], x[2], x[3], x[4], x[5]);
+          return Tensors{l, p, r};
+        },
+        [&](const Tensors& x) {
+          const at::Tensor l = dnc::update_link(x[0], x[1], x[2], off);
+          return Tensors{
+              l, dnc::update_precedence(x[1], x[2]),
+              dnc::read_weights(x[4], dnc::forward_weights(l, x[3]),
+                                dnc::backward_weights(l, x[3]), x[5])};
+        },
+        "links, reads " + std::to_string(reads) + ", writes " +
+            std::to_string(writes));
+  }
+}
+
+/// The message of the c10::Error that `f` throws (the fused functions check
+/// their inputs as ATen's kernels do), or "(no error)".
+template <typename F>
+std::string c10_error_of(F&& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  }
+  return "(no error)";
+}
+
+TEST(DncFused, ErrorsNameTheFunctionTheDeviceAndTheDtype) {
+  EXPECT_HAS(c10_error_of([] {
+               dnc::fused::allocation(at::zeros({2, 3}, at::kLong));
+             }),
+             "mip::dnc::fused::allocation takes float or double tensors; got "
+             "Long");
+  EXPECT_HAS(c10_error_of([] {
+               dnc::fused::allocation(
+                   at::zeros({2, 3}, at::TensorOptions().device(at::kMeta)));
+             }),
+             "mip::dnc::fused::allocation runs on the CPU; got a tensor on "
+             "meta");
+  EXPECT_HAS(c10_error_of([] {
+               dnc::fused::erase_and_add(
+                   at::zeros({1, 2, 3}), at::zeros({1, 1, 2}, at::kDouble),
+                   at::zeros({1, 1, 3}), at::zeros({1, 1, 3}));
+             }),
+             "erase_and_add: mixed dtypes Double and Float");
 }
 
 // --- the model through the loader -------------------------------------------

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include <mip/sdk/sdk.hpp>
 
 #include "dnc_addressing.hpp"
+#include "dnc_fused.hpp"
 
 namespace {
 
@@ -335,21 +337,33 @@ class Dnc final : public mip::memory::SequenceMemoryModel {
   }
 
   // One step of the memory: write weighting, erase and add, read weighting,
-  // read. Updates `s`.
+  // read. Updates `s`. On the CPU the fused functions of dnc_fused.hpp (one
+  // autograd node each, a written-out backward), elsewhere the same maths as
+  // composite ATen ops.
   void write_and_read(const Interface& f,
                       const at::Tensor& off_diagonal,
                       State& s) const {
     namespace mem = mip::memory;
+    namespace fused = mip::dnc::fused;
+    const bool cpu = s.memory.is_cpu();
+    const auto content = [cpu](const at::Tensor& key, const at::Tensor& beta,
+                               const at::Tensor& memory) {
+      return cpu ? fused::content_weights(key, beta, memory)
+                 : mem::content_weights(key, beta, memory);
+    };
     const at::Tensor write_content =
-        mem::content_weights(f.write_key, f.write_strength, s.memory);
+        content(f.write_key, f.write_strength, s.memory);
     at::Tensor write;
     if (ntm_write_) {
       write = ntm_address(s.write, write_content, f.alloc_gate, f.write_shift,
                           f.write_sharpening);
     } else {
-      s.usage = mip::dnc::update_usage(s.usage, s.write, f.free_gate, s.read);
+      s.usage =
+          cpu ? fused::update_usage(s.usage, s.write, f.free_gate, s.read)
+              : mip::dnc::update_usage(s.usage, s.write, f.free_gate, s.read);
       const at::Tensor allocation =
-          mip::dnc::write_allocation(s.usage, f.alloc_gate, f.write_gate);
+          cpu ? fused::write_allocation(s.usage, f.alloc_gate, f.write_gate)
+              : mip::dnc::write_allocation(s.usage, f.alloc_gate, f.write_gate);
       write = f.write_gate *
               mem::interpolate(allocation, write_content, f.alloc_gate);
     }
@@ -358,13 +372,18 @@ class Dnc final : public mip::memory::SequenceMemoryModel {
       erase = erase * f.write_gate;
       add = add * f.write_gate;
     }
-    const at::Tensor memory = mem::erase_and_add(s.memory, write, erase, add);
+    const at::Tensor memory =
+        cpu ? fused::erase_and_add(s.memory, write, erase, add)
+            : mem::erase_and_add(s.memory, write, erase, add);
     // The NTM order addresses the reads on the memory before this write.
-    const at::Tensor read_content = mem::content_weights(
-        f.read_key, f.read_strength, ntm_order_ ? s.memory : memory);
+    const at::Tensor read_content =
+        content(f.read_key, f.read_strength, ntm_order_ ? s.memory : memory);
     if (ntm_read_) {
       s.read = ntm_address(s.read, read_content, f.free_gate, f.read_shift,
                            f.read_sharpening);
+    } else if (cpu) {
+      std::tie(s.link, s.precedence, s.read) = fused::links_and_read(
+          s.link, s.precedence, write, s.read, read_content, f.read_mode);
     } else {
       s.link = mip::dnc::update_link(s.link, s.precedence, write, off_diagonal);
       s.precedence = mip::dnc::update_precedence(s.precedence, write);

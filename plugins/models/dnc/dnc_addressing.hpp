@@ -68,26 +68,36 @@ inline at::Tensor allocation(const at::Tensor& usage) {
   return at::zeros_like(in_order).scatter(-1, order, in_order);
 }
 
-/// The allocation weightings of all write heads [B, W, A]: head i allocates
-/// on the usage the heads before it would leave, u += (1 - u) g_i a_i, with
-/// g_i its allocation gate times its write gate (both [B, W, 1]).
-inline at::Tensor write_allocation(const at::Tensor& usage,
-                                   const at::Tensor& allocation_gates,
-                                   const at::Tensor& write_gates) {
+/// The allocation weightings of all write heads [B, W, A] by `allocate`
+/// (allocation, or the fused one): head i allocates on the usage the heads
+/// before it would leave, u += (1 - u) g_i a_i, with g_i its allocation gate
+/// times its write gate (both [B, W, 1]).
+template <typename Allocate>
+at::Tensor write_allocation_by(const Allocate& allocate,
+                               const at::Tensor& usage,
+                               const at::Tensor& allocation_gates,
+                               const at::Tensor& write_gates) {
   const int64_t heads = write_gates.size(1);
   if (heads == 1) {
-    return allocation(usage).unsqueeze(1);
+    return allocate(usage).unsqueeze(1);
   }
   const at::Tensor gates = allocation_gates * write_gates;
   std::vector<at::Tensor> weights;
   at::Tensor u = usage;
   for (int64_t i = 0; i < heads; ++i) {
-    weights.push_back(allocation(u));
+    weights.push_back(allocate(u));
     if (i + 1 < heads) {
       u = at::addcmul(u, 1 - u, gates.select(1, i) * weights.back());
     }
   }
   return at::stack(weights, 1);
+}
+
+/// write_allocation_by with allocation.
+inline at::Tensor write_allocation(const at::Tensor& usage,
+                                   const at::Tensor& allocation_gates,
+                                   const at::Tensor& write_gates) {
+  return write_allocation_by(allocation, usage, allocation_gates, write_gates);
 }
 
 /// The link matrix after a write `write` [B, W, A]:
