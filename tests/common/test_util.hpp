@@ -71,6 +71,16 @@ std::string error_of(F&& f) {
 }
 
 /// Number of lines of a text file.
+/// How many times `part` occurs in `text`, not overlapping (Python's
+/// str.count).
+inline size_t occurrences(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos;
+       at = text.find(part, at + part.size()))
+    ++n;
+  return n;
+}
+
 inline size_t lines(const std::filesystem::path& p) {
   const std::string s = read(p);
   return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));

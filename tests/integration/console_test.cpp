@@ -119,14 +119,6 @@ std::vector<std::string> screen(const std::string& raw) {
   return lines;
 }
 
-size_t count(const std::string& text, const std::string& part) {
-  size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos;
-       at = text.find(part, at + 1))
-    ++n;
-  return n;
-}
-
 /// The lines of `text` holding `part`.
 std::vector<std::string> lines_with(const std::string& text,
                                     const std::string& part) {
@@ -166,7 +158,7 @@ TEST(Console, ProgressLineIsRedrawnInPlaceAndLogLinesStayWhole) {
                                       " --expdir " + d.str() + "/exp --li 50");
   ASSERT_EQ(r.code, 0) << r.output;
   // Drawn in place: back to the line's start, cleared, written, many times.
-  const size_t draws = count(r.output, "\r\x1b[KTraining ");
+  const size_t draws = occurrences(r.output, "\r\x1b[KTraining ");
   EXPECT_GE(draws, 3u) << r.output;
   const std::string erase = "\r\x1b[K";
   const size_t first = r.output.find(erase + "Training ");
@@ -181,7 +173,7 @@ TEST(Console, ProgressLineIsRedrawnInPlaceAndLogLinesStayWhole) {
   EXPECT_HAS(drawn, "ETA ");
   EXPECT_LT(drawn.size(), 100u) << "the line must not wrap: [" << drawn << "]";
   EXPECT_EQ(drawn.find('\n'), std::string::npos);
-  EXPECT_GE(count(r.output, " ep/s"), 1u) << r.output;
+  EXPECT_GE(occurrences(r.output, " ep/s"), 1u) << r.output;
   std::vector<std::string> validation;
   for (size_t at = r.output.find(erase + "Validation ");
        at != std::string::npos;
@@ -339,7 +331,7 @@ TEST(Console, CtrlCOnATerminalSumsUpAndTheSuggestedResumeFinishes) {
           "/exp --set validation.partial_validation_interval=20"
           " --set training.terminal_conditions.episode_limit=100000",
       100, [](const std::string& out) {
-        return count(out, "[Partial Validation]") >= 2;
+        return occurrences(out, "[Partial Validation]") >= 2;
       });
   ASSERT_EQ(r.code, 130) << r.output;
   const fs::path exp = only_experiment(d.path() / "exp");
@@ -431,7 +423,7 @@ TEST(Console, FailedRunSumsUpWithTheErrorAndHowToContinue) {
   EXPECT_HAS(r.output,
              "The last good checkpoints (models/) are kept.\n"
              "Summary: failed, see the error above\n");
-  EXPECT_EQ(count(r.output, "The last good checkpoints"), 1u) << r.output;
+  EXPECT_EQ(occurrences(r.output, "The last good checkpoints"), 1u) << r.output;
   EXPECT_HAS(read(exp / "training.log"), "Summary: failed, the ");
   EXPECT_EQ(summary_row(r.output, "continue"),
             "mip-online-trainer --resume " + exp.string());

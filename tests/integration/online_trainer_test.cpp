@@ -15,6 +15,7 @@ namespace mip {
 namespace online_trainer_test {
 
 using test::csv_rows;
+using test::occurrences;
 using test::only_experiment;
 using test::read;
 using test::run;
@@ -206,14 +207,6 @@ TEST(OnlineTrainer, UnknownProblemSuggestsTheClosestName) {
       << r.output;
 }
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + what.size()))
-    ++n;
-  return n;
-}
-
 TEST(OnlineTrainer, AliasRunsTheCanonicalComponentWithOneNoticePerSection) {
   TempDir d;
   const std::string base = " --config " + kSource +
@@ -226,12 +219,13 @@ TEST(OnlineTrainer, AliasRunsTheCanonicalComponentWithOneNoticePerSection) {
                     " --set validation.problem.name=SerialRecall");
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* section : {"training", "validation"})
-    EXPECT_EQ(count(r.output, std::string(section) +
+    EXPECT_EQ(
+        occurrences(r.output, std::string(section) +
                                   ".problem.name: [SerialRecall] is an alias "
                                   "of [SerialRecallCommandLines]"),
-              1u)
+        1u)
         << r.output;
-  EXPECT_EQ(count(r.output, "is an alias of"), 2u) << r.output;
+  EXPECT_EQ(occurrences(r.output, "is an alias of"), 2u) << r.output;
   const fs::path alias = only_experiment(d.path() / "alias");
   EXPECT_EQ(alias.parent_path(),
             d.path() / "alias" / "SerialRecallCommandLines" / "LSTM");
@@ -243,7 +237,7 @@ TEST(OnlineTrainer, AliasRunsTheCanonicalComponentWithOneNoticePerSection) {
   // Otherwise the same run as under the registered name, which logs no notice.
   r = run(kTrainer + " --expdir " + d.str() + "/canonical" + base);
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_EQ(count(r.output, "is an alias of"), 0u) << r.output;
+  EXPECT_EQ(occurrences(r.output, "is an alias of"), 0u) << r.output;
   const fs::path canonical = only_experiment(d.path() / "canonical");
   for (const char* f : {"training_statistics.csv", "validation_statistics.csv"})
     EXPECT_EQ(read(alias / f), read(canonical / f)) << f;

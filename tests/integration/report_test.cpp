@@ -111,14 +111,6 @@ void expect_heatmaps_drawn(const TempDir& d, const fs::path& page) {
   EXPECT_GT(dark, 200) << "no heat map cells (the colour map's dark end)";
 }
 
-size_t count(const std::string& text, const std::string& part) {
-  size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos;
-       at = text.find(part, at + 1))
-    ++n;
-  return n;
-}
-
 /// The CSV statistics of a folder: {section, column}, episode excluded;
 /// the sections without rows in `empty`.
 std::vector<std::pair<std::string, std::string>> statistics_of(
@@ -214,19 +206,19 @@ TEST(Report, SerialRecallLstmCurvesEveryStatisticDrawnInChromium) {
   std::set<std::string> sections;
   for (const auto& [section, stat] : stats) {
     sections.insert(section);
-    EXPECT_EQ(count(html, "<path class=\"curve\" data-section=\"" + section +
-                              "\" data-stat=\"" + stat + "\""),
+    EXPECT_EQ(occurrences(html, "<path class=\"curve\" data-section=\"" +
+                                    section + "\" data-stat=\"" + stat + "\""),
               1u)
         << section << " " << stat;
   }
   EXPECT_TRUE(sections.count("testing_set_agg")) << "the test's statistics";
-  EXPECT_EQ(count(html, "<path class=\"curve\""), stats.size());
+  EXPECT_EQ(occurrences(html, "<path class=\"curve\""), stats.size());
   // The best model, marked on the curves.
   const YAML::Node status = YAML::LoadFile((exp / "status.yaml").string());
   const auto best = status["best_episode"].as<int64_t>();
   EXPECT_HAS(html, "episode " + std::to_string(best) + ", validation loss");
-  EXPECT_GE(count(html, "<line class=\"best\""), 10u);
-  EXPECT_EQ(count(html, "<circle class=\"best-point\""), 1u)
+  EXPECT_GE(occurrences(html, "<line class=\"best\""), 10u);
+  EXPECT_EQ(occurrences(html, "<circle class=\"best-point\""), 1u)
       << "on the validation loss curve";
   // Status, configuration, provenance, test results.
   EXPECT_HAS(html, "<th>state</th><td>finished</td>");
@@ -236,7 +228,7 @@ TEST(Report, SerialRecallLstmCurvesEveryStatisticDrawnInChromium) {
 
   SKIP_WITHOUT_CHROMIUM();
   const std::string dom = dom_of(page);
-  EXPECT_EQ(count(dom, "<path class=\"curve\""), stats.size());
+  EXPECT_EQ(occurrences(dom, "<path class=\"curve\""), stats.size());
   const auto [nonwhite, blue] = screenshot_pixels(d, page, "31,119,180");
   EXPECT_GT(nonwhite, 20000) << "the page is blank";
   EXPECT_GT(blue, 1500) << "the curves (#1f77b4) are not drawn";
@@ -301,10 +293,10 @@ TEST(Report, VisualizeRecordsLstmGatesWithoutChangingTheRun) {
   ASSERT_EQ(ok.code, 0) << ok.output;
   const fs::path page = d.path() / "out/page.html";
   const std::string html = read(page);
-  EXPECT_EQ(count(html, "<section class=\"recording\""), 8u);
-  EXPECT_EQ(count(html, "data-tensor=\"forget_gate\""), 8u);
-  EXPECT_EQ(count(html, "data-tensor=\"sequences\""), 8u);
-  EXPECT_EQ(count(html, "data-tensor=\"predictions\""), 8u);
+  EXPECT_EQ(occurrences(html, "<section class=\"recording\""), 8u);
+  EXPECT_EQ(occurrences(html, "data-tensor=\"forget_gate\""), 8u);
+  EXPECT_EQ(occurrences(html, "data-tensor=\"sequences\""), 8u);
+  EXPECT_EQ(occurrences(html, "data-tensor=\"predictions\""), 8u);
   EXPECT_FALSE(fs::exists(vis / "report.html")) << "--output was given";
 
   SKIP_WITHOUT_CHROMIUM();
@@ -361,15 +353,16 @@ TEST(Report, NtmMemoryAndWeightingsRecordedAndDrawn) {
   const fs::path page = exp / "report.html";
   const std::string html = read(page);
   for (const char* n : {"memory", "read_weights", "write_weights"})
-    EXPECT_EQ(count(html, std::string("data-tensor=\"") + n + "\""), 4u) << n;
+    EXPECT_EQ(occurrences(html, std::string("data-tensor=\"") + n + "\""), 4u)
+        << n;
   // The memory's heat map: 14 x 10 cells.
   std::regex mem("data-tensor=\"memory\"[^>]*><g class=\"cells\">(.*?)</g>");
   std::smatch m;
   ASSERT_TRUE(std::regex_search(html, m, mem));
-  EXPECT_EQ(count(m[1].str(), "<rect"), static_cast<size_t>(a * 10));
+  EXPECT_EQ(occurrences(m[1].str(), "<rect"), static_cast<size_t>(a * 10));
 
   SKIP_WITHOUT_CHROMIUM();
-  EXPECT_EQ(count(dom_of(page), "data-tensor=\"memory\""), 4u);
+  EXPECT_EQ(occurrences(dom_of(page), "data-tensor=\"memory\""), 4u);
   expect_heatmaps_drawn(d, page);
 }
 
@@ -407,8 +400,9 @@ TEST_P(MemoryModelPublishes, ItsMemoryAndWeightingsOnTheLastValidation) {
   ASSERT_EQ(run(kReport + " " + exp.string()).code, 0);
   const std::string html = read(exp / "report.html");
   for (const auto& [name, shape] : p.steps)
-    EXPECT_EQ(count(html, "data-tensor=\"" + name + "\" data-kind=\"step\""),
-              1u)
+    EXPECT_EQ(
+        occurrences(html, "data-tensor=\"" + name + "\" data-kind=\"step\""),
+        1u)
         << name;
 }
 
@@ -461,7 +455,7 @@ TEST(Report, SeveralRunsOneTableAndOverlaidCurves) {
   ASSERT_EQ(r.code, 0) << r.output;
   const std::string html = read(d.path() / "grid/report.html");
   EXPECT_HAS(html, "(2 runs)");
-  EXPECT_EQ(count(html, "<tr class=\"run\""), 2u);
+  EXPECT_EQ(occurrences(html, "<tr class=\"run\""), 2u);
   EXPECT_HAS(html, "<th>training.seed_torch</th>");
   // Each overlaid chart: one curve per run, told apart by data-run.
   const std::regex path(
@@ -525,7 +519,7 @@ TEST(Report, TesterVisualizeRecordsEveryTestBatch) {
   ASSERT_EQ(run(kReport + " " + exp.string()).code, 0);
   const std::string html = read(exp / "report.html");
   EXPECT_HAS(html, "mip-tester --visualize");
-  EXPECT_EQ(count(html, "data-tensor=\"cell_state\""), 3u);
+  EXPECT_EQ(occurrences(html, "data-tensor=\"cell_state\""), 3u);
 }
 
 }  // namespace report_test
