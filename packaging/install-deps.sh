@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-openmp     # several times faster than the reference BLAS; OpenMP build (not -pthread)
+  libopenblas-openmp-dev  # without it python3-matplotlib's closure pulls libopenblas-dev, whose first choice is the -pthread build
   libyaml-cpp-dev
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libspdlog-dev libfmt-dev
@@ -21,18 +22,38 @@ packages=(
   python3-protobuf python3-crc32c  # the TensorBoard test decodes the event files with them
 )
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# LibTorch loads whichever libblas.so.3 / liblapack.so.3 the alternatives
+# system chose; the -pthread build, when some other package brought it in and
+# it won, fights LibTorch's OpenMP threads. Choose the OpenMP build.
+choose_openmp_blas() {
+  local arch dir name current
+  arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+  dir=/usr/lib/$arch/openblas-openmp
+  for name in libblas.so.3 liblapack.so.3; do
+    [ -e "$dir/$name" ] || continue
+    current=$(update-alternatives --query "$name-$arch" 2>/dev/null | sed -n 's/^Value: //p')
+    if [ -n "$current" ] && [ "$current" != "$dir/$name" ]; then
+      $SUDO update-alternatives --quiet --set "$name-$arch" "$dir/$name"
+      echo "install-deps: $name now $dir/$name (was $current)"
+    fi
+  done
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  choose_openmp_blas
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
+choose_openmp_blas

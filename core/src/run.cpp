@@ -374,12 +374,30 @@ std::string blas_warning() {
            "), several times slower than OpenBLAS; install it with: sudo apt "
            "install "
            "libopenblas0-openmp";
-  if (name.find("pthread") != std::string::npos)
-    return "LibTorch runs on OpenBLAS's pthread build (" + name +
-           "), whose threads fight LibTorch's OpenMP threads; install the "
-           "OpenMP build: sudo apt "
-           "install libopenblas0-openmp";
-  return "";
+  if (name.find("pthread") == std::string::npos)
+    return "";
+  const std::string problem = "LibTorch runs on OpenBLAS's pthread build (" +
+                              name +
+                              "), whose threads fight LibTorch's OpenMP "
+                              "threads; ";
+  // .../<multiarch>/openblas-pthread/libblas.so.3: the OpenMP build sits
+  // beside it when installed, and is then only a choice of alternative.
+  const std::filesystem::path lib(name);
+  const std::filesystem::path multiarch = lib.parent_path().parent_path();
+  const std::filesystem::path openmp =
+      multiarch / "openblas-openmp" / lib.filename();
+  std::error_code ec;
+  if (!std::filesystem::exists(openmp, ec))
+    return problem +
+           "install the OpenMP build: sudo apt install "
+           "libopenblas0-openmp";
+  const std::string arch = multiarch.filename().string();
+  return problem +
+         "the OpenMP build is installed but not chosen; choose it: "
+         "sudo update-alternatives --set libblas.so.3-" +
+         arch + " " + openmp.string() +
+         " && sudo update-alternatives --set liblapack.so.3-" + arch + " " +
+         (multiarch / "openblas-openmp" / "liblapack.so.3").string();
 }
 
 // --- entry

@@ -343,12 +343,31 @@ TEST(OnlineTrainer, WarnsWhenLibTorchRunsOnTheReferenceBlas) {
       << r.output;
   EXPECT_NE(r.output.find("sudo apt install libopenblas0-openmp"),
             std::string::npos);
+  // On the BLAS this machine chose: silent on OpenBLAS's OpenMP build; on
+  // its pthread build, a warning that says how to choose the OpenMP build.
   r = train(d, args);
   ASSERT_EQ(r.code, 0) << r.output;
-  if (fs::canonical("/usr/lib/x86_64-linux-gnu/libblas.so.3")
-          .string()
-          .find("openblas") != std::string::npos)
+  const std::string chosen =
+      fs::canonical("/usr/lib/x86_64-linux-gnu/libblas.so.3").string();
+  if (chosen.find("openblas-openmp") != std::string::npos) {
     EXPECT_EQ(r.output.find("BLAS"), std::string::npos) << r.output;
+  } else if (chosen.find("openblas-pthread") != std::string::npos) {
+    EXPECT_HAS(r.output, "LibTorch runs on OpenBLAS's pthread build");
+    if (fs::exists("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3"))
+      EXPECT_HAS(r.output,
+                 "sudo update-alternatives --set "
+                 "libblas.so.3-x86_64-linux-gnu "
+                 "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3");
+  }
+  // Pointing the loader at the pthread build directly gives the same advice.
+  const std::string pthread = "/usr/lib/x86_64-linux-gnu/openblas-pthread";
+  if (fs::exists(pthread + "/libblas.so.3")) {
+    r = run("LD_LIBRARY_PATH=" + pthread + " " + kTrainer + " --expdir " +
+            d.str() + "/c " + args);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_HAS(r.output,
+               "LibTorch runs on OpenBLAS's pthread build (" + pthread);
+  }
 }
 
 }  // namespace online_trainer_test

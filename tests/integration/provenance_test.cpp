@@ -64,7 +64,15 @@ std::string output_of(const std::string& command) {
   return trim(r.output);
 }
 
+/// Whether the source tree is a git checkout (a .git folder or file at its
+/// root), whether or not git is installed to read it.
 bool is_checkout(const std::string& dir) {
+  return fs::exists(fs::path(dir) / ".git");
+}
+
+/// Whether git is installed and reads the checkout (it refuses one owned by
+/// another user, for example).
+bool git_reads(const std::string& dir) {
   return run("git -C " + dir + " rev-parse HEAD").code == 0;
 }
 
@@ -134,7 +142,14 @@ TEST(Provenance, RecordsTheRunAndAppendsOnResume) {
 
   // The framework's checkout, as git tells it (none for a source tarball).
   const YAML::Node git = e["git"];
-  if (is_checkout(kSource)) {
+  if (is_checkout(kSource) && !git_reads(kSource)) {
+    // No git here (a fresh machine with a copied checkout): the record says
+    // so instead of inventing a commit.
+    ASSERT_GE(git.size(), 1u) << first;
+    EXPECT_EQ(git[0]["of"].as<std::string>(), "executable");
+    EXPECT_HAS(git[0]["error"].as<std::string>(), "git could not tell");
+    EXPECT_FALSE(git[0]["commit"]);
+  } else if (is_checkout(kSource)) {
     ASSERT_GE(git.size(), 1u) << first;
     EXPECT_EQ(git[0]["of"].as<std::string>(), "executable");
     EXPECT_EQ(git[0]["checkout"].as<std::string>(),
