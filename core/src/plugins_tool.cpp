@@ -7,6 +7,7 @@
 
 #include <mip/core/plugin_loader.hpp>
 #include <mip/core/text.hpp>
+#include <mip/core/versions.hpp>
 #include <mip/core/worker.hpp>
 #include <mip/sdk/error.hpp>
 
@@ -18,7 +19,8 @@ constexpr const char* kUsage =
     "Usage: mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] "
     "list\n"
     "       mip-plugins [--plugin-path DIR]... [--allow-insecure-plugin-dir] "
-    "info <name | library.so>\n\n"
+    "info <name | library.so>\n"
+    "       mip-plugins --version\n\n"
     "Lists the problems and models found in the plugin folders (searched in\n"
     "this order: --plugin-path, $MIP_PLUGIN_PATH, the build tree, "
     "<prefix>/lib/mip/plugins),\n"
@@ -72,6 +74,11 @@ std::optional<int> parse_tool_args(int argc, char** argv, ToolArgs& t) {
     }
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
+      return kExitOk;
+    }
+    if (a == "--version") {
+      // The versions plugins are checked against (SDK ABI, LibTorch, CUDA).
+      std::cout << version_text("mip-plugins");
       return kExitOk;
     }
     if (a == "--plugin-path" && i + 1 < argc) {

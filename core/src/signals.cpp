@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <mip/core/signals.hpp>
+#include <mip/core/terminal.hpp>
 
 namespace mip {
 
@@ -61,6 +62,7 @@ void write_killed_status(int sig) {
 
 void die_by(int sig) {
   write_killed_status(sig);
+  status_line_erase_in_signal_handler();  // no progress text left behind
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,17 +18,20 @@ namespace {
 /// terminal emulator but the dumb one).
 constexpr const char* kEraseLine = "\r\x1b[K";
 
+/// Whether a status line is on the screen; read by a signal handler (a
+/// lock-free atomic is async-signal-safe, the mutex below is not).
+std::atomic<bool> g_drawn{false};
+
 struct StatusLine {
   std::mutex mutex;  ///< held while anything is written to the console
   std::string text;  ///< the line to show ("" for none)
-  bool drawn = false;
 
   void erase() {
-    if (!drawn)
+    if (!g_drawn.load())
       return;
     std::fputs(kEraseLine, stderr);
     std::fflush(stderr);
-    drawn = false;
+    g_drawn.store(false);
   }
   void draw() {
     if (text.empty())
@@ -35,7 +39,7 @@ struct StatusLine {
     std::fputs(kEraseLine, stderr);
     std::fputs(text.c_str(), stderr);
     std::fflush(stderr);
-    drawn = true;
+    g_drawn.store(true);
   }
 };
 
@@ -70,6 +74,16 @@ void status_line_show(const std::string& line) {
   std::lock_guard<std::mutex> lock(s.mutex);
   s.text = line;
   s.draw();
+}
+
+void status_line_erase_in_signal_handler() {
+  static_assert(std::atomic<bool>::is_always_lock_free);
+  if (!g_drawn.exchange(false))
+    return;
+  // write(2) only: stdio may be mid-call in the interrupted thread. A line
+  // being drawn at this moment may still put its tail after the erase.
+  const ssize_t ignored = ::write(STDERR_FILENO, kEraseLine, 4);
+  (void)ignored;
 }
 
 void status_line_clear() {

@@ -22,6 +22,7 @@
 #include <torch/version.h>
 
 #include <mip/core/text.hpp>
+#include <mip/sdk/version.hpp>
 
 #include "common/worker_runs.hpp"
 
@@ -39,14 +40,32 @@ const std::string kSixHundred =
     " --set training.terminal_conditions.episode_limit=600"
     " --set validation.partial_validation_interval=100";
 
+/// Waits (at most a second) until `sig` is no longer pending for process
+/// `pid` (/proc/<pid>/status: SigPnd for its thread, ShdPnd for the process).
+void wait_until_taken(pid_t pid, int sig) {
+  const unsigned long long bit = 1ULL << (sig - 1);
+  for (int i = 0; i < 1000; ++i) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    bool pending = false;
+    while (std::getline(in, line))
+      if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0)
+        pending = pending || (std::stoull(line.substr(7), nullptr, 16) & bit);
+    if (!pending)
+      return;
+    ::usleep(1000);
+  }
+}
+
 /// Runs `command` (through sh) on a new pseudo-terminal `columns` wide, as a
 /// user's terminal: TERM=xterm, no newline translation (so that every '\r'
 /// in the output is the worker's own). `interrupt_when(output so far)` may
-/// ask, once, for a SIGINT (a Ctrl-C).
+/// ask, once, for `presses` SIGINTs in a row (Ctrl-C pressed that often).
 RunResult run_in_terminal(
     const std::string& command,
     int columns = 100,
-    const std::function<bool(const std::string&)>& interrupt_when = {}) {
+    const std::function<bool(const std::string&)>& interrupt_when = {},
+    int presses = 1) {
   termios raw{};
   ::cfmakeraw(&raw);
   winsize size{};
@@ -70,7 +89,13 @@ RunResult run_in_terminal(
     if (n > 0) {
       r.output.append(buf, static_cast<size_t>(n));
       if (!interrupted && interrupt_when && interrupt_when(r.output)) {
-        ::kill(-pid, SIGINT);  // as Ctrl-C: to the terminal's process group
+        for (int i = 0; i < presses; ++i) {
+          // Signals of one kind do not queue: the next press waits until
+          // the worker has taken the last one.
+          if (i > 0)
+            wait_until_taken(pid, SIGINT);
+          ::kill(-pid, SIGINT);  // as Ctrl-C: to the terminal's process group
+        }
         interrupted = true;
       }
       continue;
@@ -367,6 +392,35 @@ TEST(Console, CtrlCOnATerminalSumsUpAndTheSuggestedResumeFinishes) {
   EXPECT_NEAR(s2["best_statistics"]["acc"].as<double>(), best[2], 1e-9);
 }
 
+TEST(Console, SecondCtrlCStopsAtOnceAndLeavesNoProgressText) {
+  TempDir d;
+  // Twice, while the progress line is on the screen (the text after the
+  // last newline is the line).
+  const RunResult r = run_in_terminal(
+      kOnline + " --config " + kSerialRecall + " --expdir " + d.str() +
+          "/exp --set validation.partial_validation_interval=20"
+          " --set training.terminal_conditions.episode_limit=100000"
+          // Episodes of some tens of milliseconds: the second press lands
+          // while the first one's episode is still running.
+          " --set model.hidden_state_size=512",
+      100,
+      [](const std::string& out) {
+        return occurrences(out, "[Partial Validation]") >= 2 &&
+               out.substr(out.rfind('\n') + 1).find("ETA ") !=
+                   std::string::npos;
+      },
+      2);
+  // Killed by the second SIGINT (128 + 2), or stopped by the first when it
+  // came between two episodes (exit 130): either way nothing of the line
+  // stays on the screen.
+  EXPECT_EQ(r.code, 130) << r.output;
+  for (const auto& line : screen(r.output))
+    EXPECT_EQ(line.find("ETA "), std::string::npos) << line;
+  const YAML::Node s = YAML::LoadFile(
+      (only_experiment(d.path() / "exp") / "status.yaml").string());
+  EXPECT_HAS(s["state"].as<std::string>() + " " + YAML::Dump(s), "SIGINT");
+}
+
 TEST(Console, OfflineAndTesterShowTheirSectionsOnATerminal) {
   TempDir d;
   const std::string config = mnist_config(d);
@@ -488,11 +542,16 @@ std::string own_blas() {
 }
 
 TEST(WorkerVersion, NamesTheFrameworkLibTorchBlasAndCuda) {
-  for (const std::string& worker : {kOnline, kOffline, kTester}) {
+  // mip-plugins too: its versions are what plugins are checked against.
+  for (const std::string& worker :
+       {kOnline, kOffline, kTester, kBin + "/mip-plugins"}) {
     const RunResult r = run(worker + " --version");
     ASSERT_EQ(r.code, 0) << r.output;
     const std::string name = fs::path(worker).filename().string();
     EXPECT_EQ(r.output.rfind(name + " 0.", 0), 0u) << r.output;
+    EXPECT_HAS(r.output, "(MI-Prometheus C++; SDK " MIP_SDK_VERSION
+                         ", plugin ABI " +
+                             std::to_string(MIP_SDK_ABI) + ")\n");
     EXPECT_HAS(r.output, "\nLibTorch: " TORCH_VERSION " (");
     const auto at = r.output.find("\nBLAS: ");
     ASSERT_NE(at, std::string::npos) << r.output;

@@ -25,6 +25,10 @@ void status_line_show(const std::string& line);
 /// Erases the status line; nothing is shown until the next status_line_show.
 void status_line_clear();
 
+/// Erases the status line if one is on the screen, from a signal handler
+/// about to end the process (async-signal-safe: one write(2)).
+void status_line_erase_in_signal_handler();
+
 /// Writes `text` to stdout above the status line (the end-of-run summary: it
 /// is the run's result, shown whatever the log level).
 void console_print(const std::string& text);
