@@ -10,7 +10,7 @@
 
 #include <mip/core/checkpoint.hpp>
 #include <mip/memory/addressing.hpp>
-#include <mip/memory/traces_memory.hpp>
+#include <mip/memory/sequence_model.hpp>
 
 #include "common/components.hpp"
 #include "common/test_util.hpp"
@@ -210,8 +210,8 @@ class NtmModels : public test::Components,
     auto gen = test::seeded(seed);
     return p->get_batch(test::range(b), gen);
   }
-  static mm::TracesMemory& traces(sdk::Model& m) {
-    auto* t = dynamic_cast<mm::TracesMemory*>(&m);
+  static mm::SequenceMemoryModel& traces(sdk::Model& m) {
+    auto* t = dynamic_cast<mm::SequenceMemoryModel*>(&m);
     EXPECT_NE(t, nullptr) << "the model offers no memory trace";
     return *t;
   }
@@ -222,37 +222,49 @@ TEST_P(NtmModels, PredictionsAndTraceFollowBatchAndLength) {
   auto m =
       build("{interface: {num_read_heads: 2}, memory: {num_content_bits: 10}}");
   auto& t = traces(*m);
-  EXPECT_FALSE(t.memory_trace().memory.defined());  // off by default
-  t.set_memory_tracing(true);
+  m->forward(batch(2, 2));
+  EXPECT_EQ(t.memory_trace().size(), 0u);  // off by default
+  t.set_plot_memory(true);
   for (const int64_t b : {1, 3, 8})
     for (const int64_t len : {1, 3, 6}) {
       const sdk::DataDict x = batch(b, len);
       const int64_t steps = x.at("sequences").size(1);
-      const at::Tensor y = m->forward(x).at("predictions");
+      const sdk::DataDict out = m->forward(x);
+      const at::Tensor y = out.at("predictions");
       EXPECT_EQ(y.sizes(), (at::IntArrayRef{b, steps, 4}));
       EXPECT_TRUE(at::isfinite(y).all().item<bool>());
       // num_addresses -1: as many addresses as input steps.
-      const mm::MemoryTrace& tr = t.memory_trace();
-      EXPECT_EQ(tr.memory.sizes(), (at::IntArrayRef{b, steps, steps, 10}));
-      EXPECT_EQ(tr.read_weights.sizes(), (at::IntArrayRef{b, steps, 2, steps}));
-      EXPECT_EQ(tr.write_weights.sizes(),
+      const sdk::DataDict& tr = t.memory_trace();
+      EXPECT_EQ(tr.size(), 3u);
+      EXPECT_EQ(tr.at("memory").sizes(),
+                (at::IntArrayRef{b, steps, steps, 10}));
+      EXPECT_EQ(tr.at("read_weights").sizes(),
+                (at::IntArrayRef{b, steps, 2, steps}));
+      EXPECT_EQ(tr.at("write_weights").sizes(),
                 (at::IntArrayRef{b, steps, 1, steps}));
-      expect_near(tr.read_weights.sum(-1), at::ones({b, steps, 2}));
-      EXPECT_FALSE(tr.memory.requires_grad());
+      expect_near(tr.at("read_weights").sum(-1), at::ones({b, steps, 2}));
+      expect_near(tr.at("write_weights").sum(-1), at::ones({b, steps, 1}));
+      EXPECT_FALSE(tr.at("memory").requires_grad());
+      // The forward's outputs carry the same tensors.
+      EXPECT_TRUE(out.at("memory").equal(tr.at("memory")));
     }
-  t.set_memory_tracing(false);
+  t.set_plot_memory(false);
   m->forward(batch(2, 2));
-  EXPECT_FALSE(t.memory_trace().memory.defined());
+  EXPECT_EQ(t.memory_trace().size(), 0u);
+  // plot_memory in the configuration turns it on from the start.
+  auto on = build("{plot_memory: true}");
+  on->forward(batch(2, 3));
+  EXPECT_EQ(traces(*on).memory_trace().size(), 3u);
 }
 
 TEST_P(NtmModels, FixedMemorySizeIgnoresTheLength) {
   auto m = build("{memory: {num_addresses: 7, num_content_bits: 5}}");
   auto& t = traces(*m);
-  t.set_memory_tracing(true);
+  t.set_plot_memory(true);
   for (const int64_t len : {1, 5}) {
     const sdk::DataDict x = batch(2, len);
     m->forward(x);
-    EXPECT_EQ(t.memory_trace().memory.sizes(),
+    EXPECT_EQ(t.memory_trace().at("memory").sizes(),
               (at::IntArrayRef{2, x.at("sequences").size(1), 7, 5}));
   }
 }

@@ -8,7 +8,7 @@
 #include <mip/memory/addressing.hpp>
 #include <mip/memory/controllers.hpp>
 #include <mip/memory/layers.hpp>
-#include <mip/memory/traces_memory.hpp>
+#include <mip/memory/sequence_model.hpp>
 #include <mip/sdk/sdk.hpp>
 #include <string>
 #include <vector>
@@ -17,7 +17,6 @@ namespace {
 
 using mip::memory::ControllerState;
 using mip::memory::Dense;
-using mip::sdk::DataDefinitions;
 using mip::sdk::DataDict;
 using mip::sdk::ParamView;
 
@@ -210,78 +209,29 @@ class NtmCell : public torch::nn::Module {
   at::Tensor heads_w_, heads_b_, shift_index_;
 };
 
-// Collects the per-step memory and weightings when tracing is on, and
-// publishes them to the host's recorder when it records the forward.
-class Tracer : public mip::memory::TracesMemory,
-               public mip::sdk::PublishesSteps {
- public:
-  void set_memory_tracing(bool on) override { on_ = on; }
-  const mip::memory::MemoryTrace& memory_trace() const override {
-    return trace_;
-  }
-
- protected:
-  bool tracing() const { return on_ || recorder_ != nullptr; }
-  void trace_begin(int64_t read_heads) {
-    memory_.clear();
-    weights_.clear();
-    trace_ = {};
-    recorder_ = step_recorder();
-    read_heads_ = read_heads;
-  }
-  void trace_step(const NtmState& s) {
-    if (recorder_) {
-      recorder_->publish("memory", s.memory);
-      recorder_->publish("read_weights", s.weights.narrow(1, 0, read_heads_));
-      recorder_->publish("write_weights", s.weights.narrow(1, read_heads_, 1));
-    }
-    if (on_) {
-      memory_.push_back(s.memory.detach());
-      weights_.push_back(s.weights.detach());
-    }
-  }
-  void trace_end(int64_t read_heads) {
-    if (!on_ || memory_.empty()) {
-      return;
-    }
-    at::Tensor w = at::stack(weights_, 1);
-    trace_.memory = at::stack(memory_, 1);
-    trace_.read_weights = w.narrow(2, 0, read_heads);
-    trace_.write_weights = w.narrow(2, read_heads, 1);
-    memory_.clear();
-    weights_.clear();
-  }
-
- private:
-  bool on_ = false;
-  mip::sdk::StepRecorder* recorder_ = nullptr;  // of this forward
-  int64_t read_heads_ = 0;
-  std::vector<at::Tensor> memory_, weights_;
-  mip::memory::MemoryTrace trace_;
-};
-
 // The zero memory a sequence starts from [B, A, C].
 at::Tensor initial_memory(const at::Tensor& x, const NtmSizes& n) {
   return at::zeros({x.size(0), n.memory_size(x.size(1)), n.bits}, x.options());
 }
 
-// What both models share: the sizes, the data definitions ("sequences"
-// [B, T, I] in, "predictions" [B, T, O] logits out) and the memory trace.
-class NtmModel : public mip::sdk::Model, public Tracer {
- public:
-  DataDefinitions input_definitions() const override {
-    return {
-        {"sequences", {{-1, -1, n_.input}, at::kFloat, "inputs [B, T, I]"}}};
-  }
-  DataDefinitions output_definitions() const override {
-    return {
-        {"predictions", {{-1, -1, n_.output}, at::kFloat, "logits [B, T, O]"}}};
-  }
-
+// What both models share: the sizes, "sequences" [B, T, I] in,
+// "predictions" [B, T, O] logits out, and the trace of each step's memory
+// and weightings (memory [B, T, A, C], read_weights [B, T, Hr, A],
+// write_weights [B, T, 1, A]).
+class NtmModel : public mip::memory::SequenceMemoryModel {
  protected:
   explicit NtmModel(const ParamView& p) : n_(p) {
+    input_size_ = n_.input;
+    output_size_ = n_.output;
     // Accepted for MI-Prometheus's files: which figure its visualiser drew.
     p.get<int64_t>("visualization_mode");
+    trace_.set_on(p.get<bool>("plot_memory"));
+  }
+  // Records step `s` (when the trace is on or the host records).
+  void record(const NtmState& s) {
+    trace_.record("memory", s.memory);
+    trace_.record("read_weights", s.weights.narrow(1, 0, n_.read_heads));
+    trace_.record("write_weights", s.weights.narrow(1, n_.read_heads, 1));
   }
   NtmSizes n_;
 };
@@ -298,16 +248,16 @@ class Ntm final : public NtmModel {
     const int64_t t = x.size(1);
     NtmState s = cell_->init_state(initial_memory(x, n_));
     cell_->prepare(s.memory.size(1), x.device());
-    trace_begin(n_.read_heads);
+    trace_.begin(step_recorder());
     std::vector<at::Tensor> extended;
     extended.reserve(static_cast<size_t>(t));
     for (int64_t i = 0; i < t; ++i) {
       extended.push_back(cell_->step(x.select(1, i), s));
-      trace_step(s);
+      record(s);
     }
-    trace_end(n_.read_heads);
     DataDict out;
     out["predictions"] = cell_->output(at::stack(extended, 1));
+    trace_.finish(out);
     return out;
   }
 
@@ -349,7 +299,7 @@ class EncoderSolverNtm final : public NtmModel {
     at::Tensor switches = (x.select(2, solving_bit_) != 0)
                               .logical_and(x.select(2, encoding_bit_) == 0);
     std::vector<at::Tensor> modes, enc_out, sol_out;
-    trace_begin(n_.read_heads);
+    trace_.begin(step_recorder());
     for (int64_t i = 0; i < t; ++i) {
       const at::Tensor now = switches.select(1, i);
       solving = solving.logical_or(now);
@@ -362,15 +312,15 @@ class EncoderSolverNtm final : public NtmModel {
       enc = NtmState::where(solving, enc, enc_next);
       sol = NtmState::where(solving, sol_next, sol);
       modes.push_back(solving);
-      if (tracing()) {
-        trace_step(NtmState::where(solving, sol, enc));
+      if (trace_.on()) {
+        record(NtmState::where(solving, sol, enc));
       }
     }
-    trace_end(n_.read_heads);
     at::Tensor mode = at::stack(modes, 1).unsqueeze(2);
     DataDict out;
     out["predictions"] = at::where(mode, solver_->output(at::stack(sol_out, 1)),
                                    encoder_->output(at::stack(enc_out, 1)));
+    trace_.finish(out);
     return out;
   }
 
