@@ -51,14 +51,25 @@ class EncoderSolverLstm final : public mip::memory::SequenceMemoryModel {
     const bool fused =
         mip::memory::fused_lstm_is_faster(input_size_, hidden_, layers_, x);
     std::vector<at::Tensor> outputs;
+    mip::sdk::StepRecorder* recorder = step_recorder();
     for (int64_t begin = 0; begin < t;) {
       const bool solve = plan[static_cast<size_t>(begin)].solve;
       int64_t end = begin + 1;
       while (end < t && plan[static_cast<size_t>(end)].solve == solve) {
         ++end;
       }
-      auto out = mip::memory::run_lstm(x.narrow(1, begin, end - begin), h, c,
-                                       weights(solve), fused, is_training());
+      const at::Tensor part = x.narrow(1, begin, end - begin);
+      if (recorder != nullptr) {
+        // --visualize: the gates and states of the LSTM that ran each step,
+        // and which one it was (1: the solver) [B, 1].
+        mip::memory::publish_lstm_steps(part, h, c, weights(solve), *recorder);
+        const at::Tensor mode =
+            at::full({b, 1}, solve ? 1.0 : 0.0, x.options());
+        for (int64_t i = begin; i < end; ++i)
+          recorder->publish("solver", mode);
+      }
+      auto out = mip::memory::run_lstm(part, h, c, weights(solve), fused,
+                                       is_training());
       outputs.push_back(std::get<0>(out));
       h = std::get<1>(out);
       c = std::get<2>(out);

@@ -46,43 +46,11 @@ class Lstm final : public mip::memory::SequenceMemoryModel {
     DataDict result;
     result["predictions"] = linear_->forward(std::get<0>(out));
     if (auto* recorder = step_recorder())
-      publish_steps(x, *recorder);
+      mip::memory::publish_lstm_steps(x, zeros, zeros, weights_, *recorder);
     return result;
   }
 
  private:
-  /// For --visualize: the cells again, step by step, publishing each gate
-  /// and the cell and hidden states [B, H] (the forward's outputs are
-  /// untouched: recording does not change what is trained).
-  void publish_steps(const at::Tensor& x,
-                     mip::sdk::StepRecorder& recorder) const {
-    at::NoGradGuard no_grad;
-    const at::Tensor zero = at::zeros({x.size(0), hidden_}, x.options());
-    std::vector<at::Tensor> h(static_cast<size_t>(layers_), zero), c = h;
-    for (int64_t t = 0; t < x.size(1); ++t) {
-      at::Tensor in = x.select(1, t);
-      for (size_t l = 0; l < h.size(); ++l) {
-        const at::Tensor* w = &weights_[4 * l];
-        // PyTorch's gate order: input, forget, cell candidate, output.
-        const auto g =
-            (at::linear(in, w[0], w[2]) + at::linear(h[l], w[1], w[3]))
-                .chunk(4, 1);
-        const at::Tensor i = at::sigmoid(g[0]), f = at::sigmoid(g[1]),
-                         cand = at::tanh(g[2]), o = at::sigmoid(g[3]);
-        c[l] = f * c[l] + i * cand;
-        h[l] = o * at::tanh(c[l]);
-        const std::string layer =
-            layers_ > 1 ? "layer" + std::to_string(l) + "." : "";
-        recorder.publish(layer + "input_gate", i);
-        recorder.publish(layer + "forget_gate", f);
-        recorder.publish(layer + "output_gate", o);
-        recorder.publish(layer + "cell_state", c[l]);
-        recorder.publish(layer + "hidden_state", h[l]);
-        in = h[l];
-      }
-    }
-  }
-
   int64_t hidden_ = 0, layers_ = 0;
   std::vector<at::Tensor> weights_;  // at::lstm's order, layer by layer
   std::shared_ptr<mip::memory::Dense> linear_;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <mip/memory/layers.hpp>
+#include <mip/sdk/visualization.hpp>
 
 namespace mip::memory {
 
@@ -61,6 +62,37 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run_lstm(
     outputs.push_back(in);
   }
   return {at::stack(outputs, 1), at::stack(hs), at::stack(cs)};
+}
+
+void publish_lstm_steps(const at::Tensor& x,
+                        const at::Tensor& h,
+                        const at::Tensor& c,
+                        const std::vector<at::Tensor>& weights,
+                        mip::sdk::StepRecorder& recorder) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> hs = h.unbind(0), cs = c.unbind(0);
+  for (int64_t t = 0; t < x.size(1); ++t) {
+    at::Tensor in = x.select(1, t);
+    for (size_t l = 0; l < hs.size(); ++l) {
+      const at::Tensor* w = &weights[4 * l];
+      // PyTorch's gate order: input, forget, cell candidate, output.
+      const auto g =
+          (at::linear(in, w[0], w[2]) + at::linear(hs[l], w[1], w[3]))
+              .chunk(4, 1);
+      const at::Tensor i = at::sigmoid(g[0]), f = at::sigmoid(g[1]),
+                       o = at::sigmoid(g[3]);
+      cs[l] = f * cs[l] + i * at::tanh(g[2]);
+      hs[l] = o * at::tanh(cs[l]);
+      const std::string layer =
+          hs.size() > 1 ? "layer" + std::to_string(l) + "." : "";
+      recorder.publish(layer + "input_gate", i);
+      recorder.publish(layer + "forget_gate", f);
+      recorder.publish(layer + "output_gate", o);
+      recorder.publish(layer + "cell_state", cs[l]);
+      recorder.publish(layer + "hidden_state", hs[l]);
+      in = hs[l];
+    }
+  }
 }
 
 bool fused_lstm_is_faster(int64_t input,

@@ -12,6 +12,10 @@
 #include <tuple>
 #include <vector>
 
+namespace mip::sdk {
+class StepRecorder;
+}
+
 namespace mip::memory {
 
 /// y = x W^T + b, initialised as torch::nn::Linear is (weights and bias
@@ -57,6 +61,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run_lstm(
     const std::vector<at::Tensor>& weights,
     bool fused,
     bool train);
+
+/// For --visualize: the layers of run_lstm again over `x` [B, T, I] from
+/// `h`, `c` [L, B, H], cell by cell and without gradients, publishing at
+/// each step every layer's input, forget and output gates and its cell and
+/// hidden states [B, H] ("input_gate", "forget_gate", "output_gate",
+/// "cell_state", "hidden_state", each prefixed "layer<l>." when there are
+/// several layers). What the model trains on is untouched.
+void publish_lstm_steps(const at::Tensor& x,
+                        const at::Tensor& h,
+                        const at::Tensor& c,
+                        const std::vector<at::Tensor>& weights,
+                        mip::sdk::StepRecorder& recorder);
 
 /// Whether the fused path is the faster for these sizes: on the CPU it
 /// gains when the input projections are a sizable part of the work (stacked
