@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -262,8 +263,11 @@ void Run::setup_device() {
   MIP_CHECK(torch::cuda::is_available(), NoCudaError,
             "--gpu was given but LibTorch finds no CUDA device (this LibTorch "
             "was built ",
-            MIP_TORCH_CUDA ? "with" : "without",
-            " CUDA); drop --gpu or build against a CUDA LibTorch (Torch_DIR)");
+            MIP_TORCH_CUDA ? "with" : "without", " CUDA; CUDA_VISIBLE_DEVICES ",
+            std::getenv("CUDA_VISIBLE_DEVICES")
+                ? "[" + std::string(std::getenv("CUDA_VISIBLE_DEVICES")) + "]"
+                : std::string("unset"),
+            "); drop --gpu or build against a CUDA LibTorch (Torch_DIR)");
   device_ = torch::Device(torch::kCUDA);
   torch::cuda::manual_seed_all(seed_torch_);
 }

@@ -113,6 +113,18 @@ const char* signal_name(int sig) {
       return "SIGQUIT";
     case SIGPIPE:
       return "SIGPIPE";
+    case SIGKILL:  // the ones that end a child (the grid workers name them)
+      return "SIGKILL";
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGABRT:
+      return "SIGABRT";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGILL:
+      return "SIGILL";
   }
   return "a signal";
 }

@@ -12,7 +12,7 @@ namespace mip {
 void install_stop_handlers();
 /// The signal received since the handlers were installed, or 0.
 int stop_requested();
-/// "SIGINT", "SIGTERM", ... ("signal N" for others).
+/// "SIGINT", "SIGTERM", "SIGKILL", ... ("a signal" for others).
 const char* signal_name(int sig);
 
 /// The status.yaml text a killing signal writes to `path`: `before`, the
