@@ -12,7 +12,6 @@
 #include <mip/core/signals.hpp>
 #include <mip/core/text.hpp>
 #include <mip/core/trainer.hpp>
-#include <mip/sdk/checkpoint_listener.hpp>
 #include <mip/sdk/model.hpp>
 #include <mip/sdk/problem.hpp>
 
@@ -58,17 +57,6 @@ std::map<std::string, std::string> aggregates(const StatisticsAggregator& a) {
 struct FinalValidationStopped {
   int signal;
 };
-
-// Tells a model that writes files beside its checkpoints (MAES's encoder)
-// that one was written.
-void tell_model(sdk::Model& model,
-                const fs::path& checkpoint,
-                bool best,
-                int64_t episode) {
-  if (auto* l = dynamic_cast<sdk::CheckpointListener*>(&model))
-    l->checkpoint_saved({checkpoint.string(), checkpoint.parent_path().string(),
-                         best, episode});
-}
 
 }  // namespace
 
@@ -590,7 +578,6 @@ void Trainer::save_best(double loss,
   m.episode = episode;
   m.epoch = epoch;
   save_checkpoint(path, run_.model(), nullptr, m);
-  tell_model(run_.model(), path, true, episode);
   observers_.checkpoint_written({path, true, episode, epoch,
                                  progress_.best_loss, progress_.best_episode});
 }
@@ -610,7 +597,6 @@ void Trainer::save_last(double loss, const std::string& status) {
   const fs::path models = fs::path(dir_) / "models";
   save_checkpoint((models / "model_last.pt").string(), run_.model(),
                   optimizer_.get(), m, &extra);
-  tell_model(run_.model(), models / "model_last.pt", false, m.episode);
   if (run_.registry().view("model")->get<bool>("save_intermediate")) {
     char name[64];
     std::snprintf(name, sizeof name, "model_episode_%05lld.pt",

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/full_disk.hpp"
 #include "common/worker_runs.hpp"
 
 namespace fs = std::filesystem;
@@ -132,6 +133,43 @@ TEST(TensorBoard, ResumeAppendsToTheSameRunsAndLosesNothing) {
   ASSERT_EQ(a.code, 0) << a.output;
   EXPECT_GT(a.output.size(), 1000u);
   EXPECT_EQ(a.output, b.output);
+}
+
+TEST(TensorBoard, FullDiskKeepsEveryRecordWholeAndResumeCompletes) {
+  SKIP_WITHOUT_READER();
+  TempDir d;
+  if (const std::string why = tmpfs_refused(d); !why.empty())
+    GTEST_SKIP() << why;
+  // A run with a checkpoint, copied onto a tmpfs with 16 KiB free, resumed
+  // with histograms of weights and gradients at every episode: the event
+  // files fill the disk within a few episodes.
+  const std::string args = " --li 1 --tensorboard 2 --ll warning";
+  RunResult r = run(kOnline + kShortOnline + args + " --expdir " + d.str() +
+                    "/ref --set training.terminal_conditions.episode_limit=30");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path src =
+      only_experiment(d.path() / "ref", "training_configuration.yaml");
+  r = in_tmpfs(d, "64m",
+               "cp -a " + src.string() + " $MNT/exp\n" + fill_leaving(16384) +
+                   kOnline + " --resume $MNT/exp" + args +
+                   " --set training.terminal_conditions.episode_limit=100000");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_HAS(r.output, "No space left on device");
+  EXPECT_HAS(r.output, "/events.out.tfevents.");
+  EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  const fs::path exp = d.path() / "out" / "exp";
+  EXPECT_HAS(read(exp / "status.yaml"), "state: failed");
+  // Every events file holds whole records only (the reader fails on a torn
+  // one, and on an empty file), the failed run's files included.
+  r = run(kReader + " dump " + exp.string());
+  ASSERT_EQ(r.code, 0) << r.output.substr(
+      r.output.rfind('\n', r.output.size() - 2) + 1);
+  // With room again, --resume goes on from the last checkpoint and the
+  // scalars as TensorBoard shows them equal the CSV files.
+  r = run(kOnline + " --resume " + exp.string() + args +
+          " --set training.terminal_conditions.episode_limit=60");
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_valid(exp, kTrainerRuns, 1, 2);
 }
 
 TEST(TensorBoard, OffWritesNothingAndABadLevelIsAUsageError) {

@@ -212,7 +212,15 @@ EventWriter::EventWriter(const std::string& folder, int64_t purge_from) {
   queue(encode_file_version_event(now));
   if (purge_from >= 0)
     queue(encode_session_start_event(now, purge_from));
-  flush();
+  try {
+    flush();
+  } catch (...) {
+    // Not even the header fits (a full disk): no empty file stays behind
+    // to be taken for an events file.
+    ::close(fd_);
+    ::unlink(path_.c_str());
+    throw;
+  }
 }
 
 EventWriter::~EventWriter() {
