@@ -132,6 +132,13 @@ const Table* RunData::table(const std::string& section) const {
   return nullptr;
 }
 
+std::vector<std::pair<std::string, std::string>> read_flat_yaml(
+    const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> out;
+  flatten(load_yaml(path), "", out);
+  return out;
+}
+
 Table read_table(const std::string& path) {
   Table t;
   t.file = fs::path(path).filename().string();
@@ -211,7 +218,7 @@ RunData read_run(const std::string& dir, const std::string& name) {
                                                              : kTestingConfig;
   const std::string config = (d / run.config_file).string();
   run.config_text = read_text_file(config);
-  flatten(load_yaml(config), "", run.flat_config);
+  run.flat_config = read_flat_yaml(config);
 
   const fs::path status = d / "status.yaml";
   if (fs::is_regular_file(status)) {

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <mip/core/grid_analysis.hpp>
+
 namespace mip::report {
 
 /// One statistics file: its columns (the header) and their values.
@@ -62,6 +64,11 @@ struct RunData {
   const Table* table(const std::string& section) const;
 };
 
+/// The leaves of the YAML file `path` as dotted keys ("a.b.c") and values
+/// (a list as flow YAML), in file order; throws mip::DataError naming the
+/// file and line of bad YAML.
+std::vector<std::pair<std::string, std::string>> read_flat_yaml(
+    const std::string& path);
 /// Reads the statistics CSV `path` (section from its name).
 Table read_table(const std::string& path);
 /// Reads a visualization file.
@@ -76,8 +83,10 @@ std::vector<std::string> find_runs(const std::string& folder);
 /// testing_configuration.yaml.
 bool is_run_folder(const std::string& dir);
 
-/// The page (HTML) of the runs found in `title`'s folder.
+/// The page (HTML) of the runs found in `title`'s folder; several runs get
+/// `analysis` (their folder's) as a sortable table.
 std::string render_page(const std::string& title,
-                        const std::vector<RunData>& runs);
+                        const std::vector<RunData>& runs,
+                        const GridAnalysis* analysis);
 
 }  // namespace mip::report
