@@ -205,23 +205,6 @@ Experiment read_experiment(const fs::path& dir,
   return x;
 }
 
-void search(const fs::path& dir, int depth, std::vector<fs::path>& found) {
-  if (fs::is_regular_file(dir / kTrainingConfig)) {
-    found.push_back(dir);
-    return;
-  }
-  if (depth == 0)
-    return;
-  std::vector<fs::path> subdirs;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_directory(ec) && !e.is_symlink(ec))
-      subdirs.push_back(e.path());
-  std::sort(subdirs.begin(), subdirs.end());
-  for (const auto& s : subdirs)
-    search(s, depth - 1, found);
-}
-
 /// Adds the names of `pairs` not yet in `names`, in their order.
 void add_names(const Pairs& pairs, std::vector<std::string>& names) {
   for (const auto& [k, v] : pairs)
@@ -276,8 +259,13 @@ GridAnalysis analyze_grid(const std::string& folder) {
   GridAnalysis out;
   const fs::path root = fs::canonical(given);
   out.folder = root.string();
-  std::vector<fs::path> dirs;
-  search(root, kSearchDepth, dirs);
+  std::vector<std::string> dirs;
+  report::find_folders(
+      root.string(), kSearchDepth,
+      [](const std::string& d) {
+        return fs::is_regular_file(fs::path(d) / kTrainingConfig);
+      },
+      dirs);
   MIP_CHECK(!dirs.empty(), ConfigError, "mip-grid-analyzer: [", folder,
             "] holds no experiment folder (one with ", kTrainingConfig,
             ") up to ", kSearchDepth,

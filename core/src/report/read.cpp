@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -267,10 +268,12 @@ RunData read_run(const std::string& dir, const std::string& name) {
   return run;
 }
 
-namespace {
-void search(const fs::path& dir, int depth, std::vector<std::string>& out) {
-  if (is_run_folder(dir.string())) {
-    out.push_back(dir.string());
+void find_folders(const std::string& dir,
+                  int depth,
+                  const std::function<bool(const std::string&)>& wanted,
+                  std::vector<std::string>& out) {
+  if (wanted(dir)) {
+    out.push_back(dir);
     return;
   }
   if (depth == 0)
@@ -282,9 +285,8 @@ void search(const fs::path& dir, int depth, std::vector<std::string>& out) {
       subdirs.push_back(e.path());
   std::sort(subdirs.begin(), subdirs.end());
   for (const auto& s : subdirs)
-    search(s, depth - 1, out);
+    find_folders(s.string(), depth - 1, wanted, out);
 }
-}  // namespace
 
 std::vector<std::string> find_runs(const std::string& folder) {
   const fs::path dir(expand_user(folder));
@@ -295,7 +297,7 @@ std::vector<std::string> find_runs(const std::string& folder) {
             "] is a file; give an experiment folder (the folder holding "
             "training_configuration.yaml) or a folder holding several");
   std::vector<std::string> runs;
-  search(fs::canonical(dir), kSearchDepth, runs);
+  find_folders(fs::canonical(dir).string(), kSearchDepth, is_run_folder, runs);
   MIP_CHECK(!runs.empty(), ConfigError, "mip-report: [", folder,
             "] is not an experiment folder (no ", kTrainingConfig, " or ",
             kTestingConfig, ") and holds none up to ", kSearchDepth,

@@ -4,6 +4,7 @@
 // the page needs it. Internal to libmip_core.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,6 +80,13 @@ RunData read_run(const std::string& dir, const std::string& name);
 /// another, except the tests their runs hold); throws mip::ConfigError when
 /// there is none.
 std::vector<std::string> find_runs(const std::string& folder);
+/// Appends to `out` the folders at or below `dir` (up to `depth` levels
+/// down, symbolic links not followed, sorted by name) that are `wanted`;
+/// the search does not go below a wanted folder.
+void find_folders(const std::string& dir,
+                  int depth,
+                  const std::function<bool(const std::string&)>& wanted,
+                  std::vector<std::string>& out);
 /// True when `dir` holds training_configuration.yaml or
 /// testing_configuration.yaml.
 bool is_run_folder(const std::string& dir);
