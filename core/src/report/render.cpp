@@ -712,7 +712,9 @@ std::string render_page(const std::string& title,
     body << run_html(runs.front(), maps, "");
   } else {
     body << part("runs", "Runs",
-                 analysis ? runs_table(runs, *analysis) : std::string());
+                 analysis ? runs_table(runs, *analysis)
+                          : "<p class=\"note\">Only test folders: no "
+                            "experiment to analyse.</p>\n");
     std::vector<const RunData*> all;
     for (const auto& r : runs)
       all.push_back(&r);
