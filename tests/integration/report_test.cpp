@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/worker_runs.hpp"
+#include "common/grid_runs.hpp"
 
 namespace mip::test {
 // Named: each test executable is one unity build.
@@ -449,32 +449,104 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
-TEST(Report, SeveralRunsOneTableAndOverlaidCurves) {
+/// The cells of the runs table's rows in `html`, in page order (the
+/// swatch's cell left out).
+std::vector<std::vector<std::string>> table_rows(const std::string& html) {
+  std::vector<std::vector<std::string>> rows;
+  const std::regex row("<tr class=\"run\"[^>]*>(.*?)</tr>");
+  const std::regex cell("<td>(.*?)</td>");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), row);
+       it != std::sregex_iterator(); ++it) {
+    const std::string r = (*it)[1].str();
+    rows.emplace_back();
+    for (auto c = std::sregex_iterator(r.begin(), r.end(), cell);
+         c != std::sregex_iterator(); ++c)
+      rows.back().push_back((*c)[1].str());
+    if (!rows.back().empty())
+      rows.back().erase(rows.back().begin());  // the swatch
+  }
+  return rows;
+}
+
+TEST(Report, GridSortableAnalysisTableAndOneCurvePerRun) {
   TempDir d;
-  for (const char* seed : {"1", "2"})
-    ASSERT_EQ(run(kOnline + " --config " + kSerialRecall + " --expdir " +
-                  d.str() + "/grid --savetag s" + seed + " --seed " + seed +
-                  " --set training.terminal_conditions.episode_limit=30"
-                  " --set validation.partial_validation_interval=10")
-                  .code,
-              0);
-  const RunResult r = run(kReport + " " + d.str() + "/grid");
+  const Grid g = make_grid(d);
+  ASSERT_EQ(g.runs.size(), 4u);
+  const RunResult a = run(kGridAnalyzer + " " + g.root.string() + " --output " +
+                          d.str() + "/analysis.csv");
+  ASSERT_EQ(a.code, 0) << a.output;
+  const auto analysis = quoted_csv_rows(d.path() / "analysis.csv");
+  const RunResult r = run(kReport + " " + g.root.string());
   ASSERT_EQ(r.code, 0) << r.output;
-  const std::string html = read(d.path() / "grid/report.html");
-  EXPECT_HAS(html, "(2 runs)");
-  EXPECT_EQ(occurrences(html, "<tr class=\"run\""), 2u);
-  EXPECT_HAS(html, "<th>training.seed_torch</th>");
+  const fs::path page = g.root / "report.html";
+  const std::string html = read(page);
+  EXPECT_HAS(html, "(5 runs)");
+  // The analysis's table: its columns, its rows (one per test).
+  std::string header;
+  for (const auto& c : analysis[0])
+    header += "<th data-column=\"" + c + "\">" + c + "</th>";
+  EXPECT_HAS(html, "<table class=\"runs sortable\"><thead><tr><th></th>" +
+                       header + "</tr></thead>");
+  const auto rows = table_rows(html);
+  ASSERT_EQ(rows.size(), analysis.size() - 1);
+  for (size_t i = 0; i < rows.size(); ++i)
+    EXPECT_EQ(rows[i], analysis[i + 1]) << "row " << i;
   // Each overlaid chart: one curve per run, told apart by data-run.
-  const std::regex path(
-      "<path class=\"curve\" data-section=\"training\" data-stat=\"loss\" "
-      "data-run=\"([^\"]+)\"");
-  std::set<std::string> runs;
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), path);
-       it != std::sregex_iterator(); ++it)
-    runs.insert((*it)[1].str());
-  EXPECT_EQ(runs.size(), 2u);
-  for (const auto& name : runs)
-    EXPECT_HAS(name, "SerialRecallCommandLines/LSTM/");
+  for (const char* stat : {"loss", "acc"}) {
+    const std::regex path(
+        std::string("<path class=\"curve\" data-section=\"training\" "
+                    "data-stat=\"") +
+        stat + "\" data-run=\"([^\"]+)\"");
+    std::set<std::string> runs;
+    for (auto it = std::sregex_iterator(html.begin(), html.end(), path);
+         it != std::sregex_iterator(); ++it)
+      runs.insert((*it)[1].str());
+    EXPECT_EQ(runs.size(), 5u) << stat;
+    for (const auto& p : g.runs)
+      EXPECT_EQ(runs.count(fs::relative(p, g.root).generic_string()), 1u);
+  }
+
+  SKIP_WITHOUT_CHROMIUM();
+  // A click on a header sorts the rows by it (the page clicks the header
+  // #sort= names; "-" clicks twice: the other way).
+  const auto column = [&](const std::vector<std::vector<std::string>>& rs,
+                          const std::string& name) {
+    const size_t c = static_cast<size_t>(
+        std::find(analysis[0].begin(), analysis[0].end(), name) -
+        analysis[0].begin());
+    std::vector<std::string> v;
+    for (const auto& row : rs)
+      v.push_back(c < row.size() ? row[c] : "?");
+    return v;
+  };
+  const auto plain = table_rows(dom_of(page));
+  const auto lr = column(plain, "training.optimizer.lr");
+  EXPECT_EQ(lr, column(rows, "training.optimizer.lr"))
+      << "unsorted: the analysis's order (by folder)";
+  std::vector<std::string> ascending = lr;
+  std::stable_sort(ascending.begin(), ascending.end(),
+                   [](const std::string& x, const std::string& y) {
+                     return std::stod(x) < std::stod(y);
+                   });
+  EXPECT_NE(ascending, lr) << "the grid's folder order is not by lr";
+  EXPECT_EQ(column(table_rows(dom_of(page, "#sort=training.optimizer.lr")),
+                   "training.optimizer.lr"),
+            ascending);
+  const std::vector<std::string> descending(ascending.rbegin(),
+                                            ascending.rend());
+  EXPECT_EQ(column(table_rows(dom_of(page, "#sort=-training.optimizer.lr")),
+                   "training.optimizer.lr"),
+            descending);
+  // Numbers sort as numbers; empty cells (runs without a test) last.
+  const auto by_loss =
+      column(table_rows(dom_of(page, "#sort=test_loss")), "test_loss");
+  ASSERT_EQ(by_loss.size(), 6u);
+  EXPECT_EQ(by_loss[4], "");
+  EXPECT_EQ(by_loss[5], "");
+  for (size_t i = 1; i < 4; ++i)
+    EXPECT_LE(std::stod(by_loss[i - 1]), std::stod(by_loss[i]));
+  EXPECT_HAS(dom_of(page, "#sort=test_loss"),
+             "<th data-column=\"test_loss\" data-order=\"ascending\">");
 }
 
 TEST(Report, BadFoldersAndFilesAreClearErrors) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -132,6 +133,13 @@ const Table* RunData::table(const std::string& section) const {
   return nullptr;
 }
 
+std::vector<std::pair<std::string, std::string>> read_flat_yaml(
+    const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> out;
+  flatten(load_yaml(path), "", out);
+  return out;
+}
+
 Table read_table(const std::string& path) {
   Table t;
   t.file = fs::path(path).filename().string();
@@ -211,7 +219,7 @@ RunData read_run(const std::string& dir, const std::string& name) {
                                                              : kTestingConfig;
   const std::string config = (d / run.config_file).string();
   run.config_text = read_text_file(config);
-  flatten(load_yaml(config), "", run.flat_config);
+  run.flat_config = read_flat_yaml(config);
 
   const fs::path status = d / "status.yaml";
   if (fs::is_regular_file(status)) {
@@ -260,10 +268,12 @@ RunData read_run(const std::string& dir, const std::string& name) {
   return run;
 }
 
-namespace {
-void search(const fs::path& dir, int depth, std::vector<std::string>& out) {
-  if (is_run_folder(dir.string())) {
-    out.push_back(dir.string());
+void find_folders(const std::string& dir,
+                  int depth,
+                  const std::function<bool(const std::string&)>& wanted,
+                  std::vector<std::string>& out) {
+  if (wanted(dir)) {
+    out.push_back(dir);
     return;
   }
   if (depth == 0)
@@ -275,9 +285,8 @@ void search(const fs::path& dir, int depth, std::vector<std::string>& out) {
       subdirs.push_back(e.path());
   std::sort(subdirs.begin(), subdirs.end());
   for (const auto& s : subdirs)
-    search(s, depth - 1, out);
+    find_folders(s.string(), depth - 1, wanted, out);
 }
-}  // namespace
 
 std::vector<std::string> find_runs(const std::string& folder) {
   const fs::path dir(expand_user(folder));
@@ -288,7 +297,7 @@ std::vector<std::string> find_runs(const std::string& folder) {
             "] is a file; give an experiment folder (the folder holding "
             "training_configuration.yaml) or a folder holding several");
   std::vector<std::string> runs;
-  search(fs::canonical(dir), kSearchDepth, runs);
+  find_folders(fs::canonical(dir).string(), kSearchDepth, is_run_folder, runs);
   MIP_CHECK(!runs.empty(), ConfigError, "mip-report: [", folder,
             "] is not an experiment folder (no ", kTrainingConfig, " or ",
             kTestingConfig, ") and holds none up to ", kSearchDepth,

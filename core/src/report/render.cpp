@@ -557,6 +557,7 @@ line.best{stroke:#e45756;stroke-dasharray:4 3;stroke-width:1.5}circle.best-point
 .note{color:#777;font-size:.85em}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.85em}
 .tensor{display:inline-block;vertical-align:top;margin:4px 10px 4px 0}.tensor figcaption{font-size:.8em}
 rect.cursor{fill:none;stroke:#e45756;stroke-width:2}.swatch{display:inline-block;width:1em;height:.6em}
+table.sortable th[data-column]{cursor:pointer}th[data-order=ascending]:after{content:" \25B2"}th[data-order=descending]:after{content:" \25BC"}
 )css";
 
 /// Recolours the step heat maps and moves the cursors when a slider moves.
@@ -581,66 +582,64 @@ document.querySelectorAll("section.recording").forEach(function(sec){
   });
   if(H){s.value=Math.min(+H[1],+s.max);s.dispatchEvent(new Event("input"));}
 });
+document.querySelectorAll("table.sortable").forEach(function(t){
+  var hs=t.tHead.rows[0].cells;
+  Array.prototype.forEach.call(hs,function(h,i){
+    if(!h.hasAttribute("data-column"))return;
+    h.addEventListener("click",function(){
+      var up=h.getAttribute("data-order")!="ascending";
+      Array.prototype.forEach.call(hs,function(o){o.removeAttribute("data-order");});
+      h.setAttribute("data-order",up?"ascending":"descending");
+      var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
+      var key=function(r){var x=r.cells[i].textContent;return x===""?null:(isNaN(+x)?x:+x);};
+      rows.sort(function(p,q){
+        var a=key(p),c=key(q);
+        if(a===null||c===null)return a===c?0:(a===null?1:-1);
+        if(typeof a!=typeof c)return typeof a=="number"?-1:1;
+        var d=typeof a=="number"?a-c:a.localeCompare(c);
+        return up?d:-d;
+      });
+      rows.forEach(function(r){b.appendChild(r);});
+    });
+  });
+});
+var S=location.hash.match(/sort=(-?)([^&]+)/);
+if(S)document.querySelectorAll("table.sortable th").forEach(function(h){
+  if(h.getAttribute("data-column")!=decodeURIComponent(S[2]))return;
+  h.click();if(S[1])h.click();
+});
 })();
 )js";
 
-std::string runs_table(const std::vector<RunData>& runs) {
-  // Keys whose values differ between runs (the grid's dimensions).
-  std::vector<std::string> keys;
-  std::map<std::string, std::set<std::string>> values;
-  std::map<std::string, size_t> present;
-  for (const auto& r : runs)
-    for (const auto& [k, v] : r.flat_config) {
-      if (values.count(k) == 0)
-        keys.push_back(k);
-      values[k].insert(v);
-      ++present[k];
-    }
-  std::vector<std::string> differing;
-  for (const auto& k : keys)
-    if ((values[k].size() > 1 || present[k] != runs.size()) &&
-        differing.size() < kMaxKeyColumns)
-      differing.push_back(k);
-
+/// The grid analysis (mip-grid-analyzer's rows) as a table sorted by a
+/// click on a header (again: the other way); each row's swatch is its run's
+/// colour on the curves.
+std::string runs_table(const std::vector<RunData>& runs,
+                       const GridAnalysis& analysis) {
   std::ostringstream os;
-  os << "<table class=\"runs\"><tr><th></th><th>run</th><th>state</th>"
-        "<th>episodes</th><th>best validation loss</th><th>best episode</th>"
-        "<th>last training loss</th><th>test loss</th>";
-  for (const auto& k : differing)
-    os << "<th>" << esc(k) << "</th>";
-  os << "</tr>\n";
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const RunData& r = runs[i];
-    double last = std::numeric_limits<double>::quiet_NaN(), test = last;
-    if (const Table* t = r.table("training"))
-      if (const auto* l = t->column("loss"); l && !l->empty())
-        last = l->back();
-    for (const auto& tr : r.tests)  // the latest test (folders sort by time)
-      if (const Table* t = tr.table("testing_set_agg"))
-        if (const auto* l = t->column("loss"); l && !l->empty())
-          test = l->back();
-    if (const Table* t = r.table("testing_set_agg"))
-      if (const auto* l = t->column("loss"); l && !l->empty())
-        test = l->back();
-    os << "<tr class=\"run\" data-run=\"" << esc(r.name)
-       << "\"><td><span class=\"swatch\" style=\"background:" << run_colour(i)
-       << "\"></span></td><td>" << esc(r.name) << "</td><td>"
-       << esc(r.status_value("state")) << "</td><td>"
-       << esc(r.status_value("episode")) << "</td><td>"
-       << (r.best_episode >= 0 ? num(r.best_loss, "%.6g") : "–") << "</td><td>"
-       << (r.best_episode >= 0 ? std::to_string(r.best_episode) : "–")
-       << "</td><td>" << num(last, "%.6g") << "</td><td>" << num(test, "%.6g")
-       << "</td>";
-    for (const auto& k : differing) {
-      std::string v = "–";
-      for (const auto& [key, value] : r.flat_config)
-        if (key == k)
-          v = value;
+  os << "<p class=\"note\">mip-grid-analyzer's table: one row per test (per "
+        "run without a test). Click a header to sort by it, again to "
+        "reverse.</p>\n<table class=\"runs sortable\"><thead><tr><th></th>";
+  for (const auto& c : analysis.columns)
+    os << "<th data-column=\"" << esc(c) << "\">" << esc(c) << "</th>";
+  os << "</tr></thead><tbody>\n";
+  const int experiment = analysis.column("experiment");
+  for (const auto& row : analysis.rows) {
+    const std::string& name = row[static_cast<size_t>(experiment)];
+    size_t colour = 0;
+    while (colour < runs.size() && runs[colour].name != name)
+      ++colour;
+    os << "<tr class=\"run\" data-run=\"" << esc(name)
+       << "\"><td><span class=\"swatch\" style=\"background:"
+       << (colour < runs.size() ? run_colour(colour) : "#ffffff")
+       << "\"></span></td>";
+    for (const auto& v : row)
       os << "<td>" << esc(v) << "</td>";
-    }
     os << "</tr>\n";
   }
-  os << "</table>\n";
+  os << "</tbody></table>\n";
+  for (const auto& w : analysis.warnings)
+    os << "<p class=\"note warning\">Could not read " << esc(w) << "</p>\n";
   return os.str();
 }
 
@@ -705,13 +704,17 @@ std::string run_html(const RunData& r,
 }  // namespace
 
 std::string render_page(const std::string& title,
-                        const std::vector<RunData>& runs) {
+                        const std::vector<RunData>& runs,
+                        const GridAnalysis* analysis) {
   Heatmaps maps;
   std::ostringstream body;
   if (runs.size() == 1) {
     body << run_html(runs.front(), maps, "");
   } else {
-    body << part("runs", "Runs", runs_table(runs));
+    body << part("runs", "Runs",
+                 analysis ? runs_table(runs, *analysis)
+                          : "<p class=\"note\">Only test folders: no "
+                            "experiment to analyse.</p>\n");
     std::vector<const RunData*> all;
     for (const auto& r : runs)
       all.push_back(&r);

@@ -4,9 +4,12 @@
 // the page needs it. Internal to libmip_core.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <mip/core/grid_analysis.hpp>
 
 namespace mip::report {
 
@@ -62,6 +65,11 @@ struct RunData {
   const Table* table(const std::string& section) const;
 };
 
+/// The leaves of the YAML file `path` as dotted keys ("a.b.c") and values
+/// (a list as flow YAML), in file order; throws mip::DataError naming the
+/// file and line of bad YAML.
+std::vector<std::pair<std::string, std::string>> read_flat_yaml(
+    const std::string& path);
 /// Reads the statistics CSV `path` (section from its name).
 Table read_table(const std::string& path);
 /// Reads a visualization file.
@@ -72,12 +80,21 @@ RunData read_run(const std::string& dir, const std::string& name);
 /// another, except the tests their runs hold); throws mip::ConfigError when
 /// there is none.
 std::vector<std::string> find_runs(const std::string& folder);
+/// Appends to `out` the folders at or below `dir` (up to `depth` levels
+/// down, symbolic links not followed, sorted by name) that are `wanted`;
+/// the search does not go below a wanted folder.
+void find_folders(const std::string& dir,
+                  int depth,
+                  const std::function<bool(const std::string&)>& wanted,
+                  std::vector<std::string>& out);
 /// True when `dir` holds training_configuration.yaml or
 /// testing_configuration.yaml.
 bool is_run_folder(const std::string& dir);
 
-/// The page (HTML) of the runs found in `title`'s folder.
+/// The page (HTML) of the runs found in `title`'s folder; several runs get
+/// `analysis` (their folder's) as a sortable table.
 std::string render_page(const std::string& title,
-                        const std::vector<RunData>& runs);
+                        const std::vector<RunData>& runs,
+                        const GridAnalysis* analysis);
 
 }  // namespace mip::report

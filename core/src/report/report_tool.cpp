@@ -1,6 +1,8 @@
 // mip-report: the command line, and the page written atomically.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,13 @@ std::string write_report(const std::string& folder, const std::string& output) {
   const std::string title =
       "MI-Prometheus report: " + root.string() +
       (runs.size() > 1 ? " (" + std::to_string(runs.size()) + " runs)" : "");
+  std::optional<GridAnalysis> analysis;
+  const bool trainings =
+      std::any_of(runs.begin(), runs.end(), [](const report::RunData& r) {
+        return r.config_file == "training_configuration.yaml";
+      });
+  if (runs.size() > 1 && trainings)  // not only test folders
+    analysis = analyze_grid(root.string());
   const std::string path = output.empty()
                                ? (root / "report.html").string()
                                : fs::absolute(expand_user(output)).string();
@@ -52,7 +61,8 @@ std::string write_report(const std::string& folder, const std::string& output) {
   MIP_CHECK(fs::is_directory(parent), ConfigError, "mip-report: --output [",
             output, "]: folder [", parent.string(),
             "] does not exist; create it or choose another file");
-  write_file_atomic(path, report::render_page(title, runs));
+  write_file_atomic(
+      path, report::render_page(title, runs, analysis ? &*analysis : nullptr));
   return path;
 }
 
