@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include <mip/sdk/sdk.hpp>
+
+#include "image_bytes.hpp"
 
 namespace mip::plugins {
 
@@ -26,11 +30,55 @@ inline std::string expand_user(const std::string& path) {
   return std::string(home) + path.substr(1);
 }
 
-/// A classification data set held in memory: images [N, C, H, W] as bytes,
-/// returned as float32 in [0, 1] (torchvision's ToTensor), and int64 labels
-/// [N]. Reads `use_train_data`, `resize` and `padding`; the subclass loads the
-/// files and hands them to set_data().
-class ImageToClassProblem : public mip::sdk::Problem {
+/// A problem whose loss is the cross entropy of class logits: the loss,
+/// acc (share of samples whose largest logit is the target class),
+/// batch_size and their aggregates, on what classified() picks from a batch
+/// and the predictions (MI-Prometheus's image and video classification).
+class ClassificationProblem : public mip::sdk::Problem {
+ public:
+  /// Cross entropy of the logits against the class indices.
+  at::Tensor evaluate_loss(const mip::sdk::DataDict& batch,
+                           const mip::sdk::DataDict& predictions) override {
+    const auto [logits, targets] = classified(batch, predictions);
+    return at::nll_loss(at::log_softmax(logits, 1), targets);
+  }
+
+  void add_statistics(mip::sdk::StatisticsCollector& col) override {
+    mip::sdk::add_accuracy_statistics(col);
+  }
+
+  void collect_statistics(mip::sdk::StatisticsCollector& col,
+                          const mip::sdk::DataDict& batch,
+                          const mip::sdk::DataDict& predictions) override {
+    const auto [logits, targets] = classified(batch, predictions);
+    const auto correct = logits.argmax(1).eq(targets).sum().item<int64_t>();
+    col.collect("acc", double(correct) / double(logits.size(0)));
+    col.collect("batch_size", double(logits.size(0)));
+  }
+
+  void add_aggregators(mip::sdk::StatisticsAggregator& agg) override {
+    mip::sdk::add_accuracy_aggregators(agg);
+  }
+
+  void aggregate_statistics(const mip::sdk::StatisticsCollector& col,
+                            mip::sdk::StatisticsAggregator& agg) override {
+    mip::sdk::aggregate_accuracy(col, agg);
+  }
+
+ protected:
+  /// The logits [K, C] and the class indices [K] of the K answers in a batch.
+  virtual std::pair<at::Tensor, at::Tensor> classified(
+      const mip::sdk::DataDict& batch,
+      const mip::sdk::DataDict& predictions) const = 0;
+};
+
+/// A classification data set held in memory as bytes, shared by every problem
+/// of the process over the same files (ImageBytes); each batch is converted
+/// on its own (float32 in [0, 1], as torchvision's ToTensor; resized and
+/// padded), on the thread that makes it. int64 labels [N]. Reads
+/// `use_train_data`, `resize` and `padding`; the subclass loads the files and
+/// hands them to set_data().
+class ImageToClassProblem : public ClassificationProblem {
  public:
   mip::sdk::DataDefinitions data_definitions() const override {
     return {{"images",
@@ -52,54 +100,22 @@ class ImageToClassProblem : public mip::sdk::Problem {
             {"height", double(height_)}};
   }
 
-  int64_t size() const override { return images_.size(0); }
+  int64_t size() const override { return data_->images.size(0); }
 
   mip::sdk::DataDict get_batch(const std::vector<int64_t>& indices,
                                at::Generator& /*gen*/) override {
-    const int64_t n = size();
-    for (int64_t i : indices)
-      MIP_CHECK(i >= 0 && i < n, mip::DataError, name_, ": sample index ", i,
-                " out of range [0, ", n, ")");
-    // index_select copies, so the batch never aliases `indices`.
-    const auto idx = at::from_blob(const_cast<int64_t*>(indices.data()),
-                                   {int64_t(indices.size())}, at::kLong);
     mip::sdk::DataDict out;
-    out["images"] = images_.index_select(0, idx).to(at::kFloat).div_(255.0);
-    out["targets"] = labels_.index_select(0, idx);
+    out["images"] = transform_(select_samples(data_->images, indices, name_));
+    out["targets"] =
+        select_samples(data_->labels, indices, name_).to(at::kLong);
     return out;
   }
 
-  /// Cross entropy of the logits against the class indices.
-  at::Tensor evaluate_loss(const mip::sdk::DataDict& batch,
-                           const mip::sdk::DataDict& predictions) override {
-    return at::nll_loss(at::log_softmax(predictions.at("predictions"), 1),
-                        batch.at("targets"));
-  }
-
-  void add_statistics(mip::sdk::StatisticsCollector& col) override {
-    mip::sdk::add_accuracy_statistics(col);
-  }
-
-  /// acc: share of samples whose largest logit is the target class.
-  void collect_statistics(mip::sdk::StatisticsCollector& col,
-                          const mip::sdk::DataDict& batch,
-                          const mip::sdk::DataDict& predictions) override {
-    const auto& logits = predictions.at("predictions");
-    const auto correct = logits.argmax(1)
-                             .eq(batch.at("targets").view({-1}))
-                             .sum()
-                             .item<int64_t>();
-    col.collect("acc", double(correct) / double(logits.size(0)));
-    col.collect("batch_size", double(logits.size(0)));
-  }
-
-  void add_aggregators(mip::sdk::StatisticsAggregator& agg) override {
-    mip::sdk::add_accuracy_aggregators(agg);
-  }
-
-  void aggregate_statistics(const mip::sdk::StatisticsCollector& col,
-                            mip::sdk::StatisticsAggregator& agg) override {
-    mip::sdk::aggregate_accuracy(col, agg);
+ protected:
+  std::pair<at::Tensor, at::Tensor> classified(
+      const mip::sdk::DataDict& batch,
+      const mip::sdk::DataDict& predictions) const override {
+    return {predictions.at("predictions"), batch.at("targets")};
   }
 
  protected:
@@ -130,36 +146,21 @@ class ImageToClassProblem : public mip::sdk::Problem {
     }
   }
 
-  /// Takes the loaded set: `images` uint8 [N, C, H, W], `labels` int64 [N];
-  /// resizes (bilinear) then zero-pads the images, keeping them as bytes as
-  /// torchvision's PIL Resize did before ToTensor.
-  void set_data(at::Tensor images, at::Tensor labels) {
-    MIP_INTERNAL_ASSERT(images.dim() == 4 && images.scalar_type() == at::kByte);
-    MIP_INTERNAL_ASSERT(labels.dim() == 1 && labels.size(0) == images.size(0));
-    if (!resize_.empty() &&
-        (images.size(2) != resize_[0] || images.size(3) != resize_[1])) {
-      std::vector<at::Tensor> chunks;
-      for (const auto& chunk : images.split(4096)) {  // bounds the float copy
-        // Bilinear with antialiasing, as PIL does when shrinking.
-        chunks.push_back(at::_upsample_bilinear2d_aa(chunk.to(at::kFloat),
-                                                     {resize_[0], resize_[1]},
-                                                     /*align_corners=*/false,
-                                                     c10::nullopt, c10::nullopt)
-                             .round_()
-                             .clamp_(0, 255)
-                             .to(at::kByte));
-      }
-      images = at::cat(chunks);
-    }
-    if (std::any_of(padding_.begin(), padding_.end(),
-                    [](int64_t v) { return v > 0; }))
-      images = at::constant_pad_nd(images, padding_, 0);
-    images_ = images.contiguous();
-    labels_ = labels.contiguous();
-    channels_ = images_.size(1);
-    height_ = images_.size(2);
-    width_ = images_.size(3);
+  /// Takes the loaded set (shared, never written); the batches are resized
+  /// then zero-padded as the parameters say.
+  void set_data(std::shared_ptr<const ImageBytes> data) {
+    data_ = std::move(data);
+    transform_ = ImageTransform{resize_, padding_};
+    channels_ = data_->images.size(1);
+    std::tie(height_, width_) =
+        transform_.output_size(data_->images.size(2), data_->images.size(3));
   }
+
+  /// How many problems of this process hold the same decoded bytes (this
+  /// one included).
+  long sharers() const { return data_.use_count(); }
+  /// The decoded data set (as read, before any resize or padding).
+  const ImageBytes& bytes() const { return *data_; }
 
   /// "[1, 2, 3]" for messages.
   static std::string list(const std::vector<int64_t>& v) {
@@ -178,8 +179,8 @@ class ImageToClassProblem : public mip::sdk::Problem {
   std::vector<int64_t> padding_;  ///< [left, right, top, bottom] or empty
 
  private:
-  at::Tensor images_;  ///< uint8 [N, C, H, W]
-  at::Tensor labels_;  ///< int64 [N]
+  std::shared_ptr<const ImageBytes> data_;
+  ImageTransform transform_;
   int64_t channels_ = 0, height_ = 0, width_ = 0;
 };
 

@@ -7,6 +7,7 @@
 // its dead keys) are run against our shared defaults.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -75,6 +76,19 @@ std::string missing_for(const std::string& problem) {
       !fs::exists("/usr/share/datasets/fashion-mnist"))
     return "/usr/share/datasets/fashion-mnist is absent (apt-get install "
            "dataset-fashion-mnist)";
+  if (problem == "MNIST" || problem == "SequentialPixelMNIST" ||
+      problem == "PermutedSequentialRowMnist") {
+    const char* home = std::getenv("HOME");
+    const fs::path mnist = fs::path(home ? home : "") / "data" / "mnist";
+    bool found = false;
+    for (const auto& dir : {mnist, mnist / "MNIST" / "raw"})
+      for (const char* f :
+           {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"})
+        found = found || fs::exists(dir / f);
+    if (!found)
+      return "MNIST's IDX files are not in " + mnist.string() +
+             " (nor its MNIST/raw/)";
+  }
   return "";
 }
 

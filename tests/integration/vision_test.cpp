@@ -731,5 +731,371 @@ TEST_F(Vision, RealFashionMnistHasSixtyAndTenThousandImages) {
   RecordProperty("images_per_second", std::to_string(double(seen) / batch_s));
 }
 
+// --- lean image data: bytes shared by the process, converted per batch
+// ------
+
+/// A log that keeps every line (the problems say there whether they share
+/// their decoded bytes).
+class RecordingLogger final : public sdk::Logger {
+ public:
+  void log(sdk::LogLevel /*level*/, const std::string& m) override {
+    lines.push_back(m);
+  }
+  std::string all() const {
+    std::string s;
+    for (const auto& l : lines)
+      s += l + "\n";
+    return s;
+  }
+  std::vector<std::string> lines;
+};
+
+class LeanImages : public Vision {
+ protected:
+  /// Problem `name` as Components::problem() builds it, logging to `log`.
+  std::shared_ptr<sdk::Problem> logged(const std::string& name,
+                                       const std::string& yaml,
+                                       RecordingLogger& log) {
+    const Component& c = loader_.find(sdk::ComponentKind::kProblem, name);
+    ParamRegistry& r = registry("training.problem", c, yaml);
+    ComponentContext ctx(r.view("training.problem"), log);
+    return loader_.create_problem(c, ctx);
+  }
+};
+
+/// The test set's images as bytes [n, 1, rows, cols], from pixel().
+torch::Tensor test_images(int64_t n, int64_t rows = 28, int64_t cols = 28) {
+  auto t = torch::empty({n, 1, rows, cols}, torch::kUInt8);
+  auto a = t.accessor<uint8_t, 4>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        a[i][0][r][c] = pixel(i, r, c);
+  return t;
+}
+
+/// What the problems did before batches were converted one by one: the
+/// whole set resized up front and kept as bytes, padded, then each batch
+/// scaled to [0, 1].
+torch::Tensor converted_up_front(const torch::Tensor& bytes,
+                                 std::vector<int64_t> resize,
+                                 std::vector<int64_t> padding) {
+  auto images = bytes;
+  if (!resize.empty())
+    images = at::_upsample_bilinear2d_aa(bytes.to(torch::kFloat), resize, false,
+                                         c10::nullopt, c10::nullopt)
+                 .round_()
+                 .clamp_(0, 255)
+                 .to(torch::kUInt8);
+  if (!padding.empty())
+    images = torch::constant_pad_nd(images, padding, 0);
+  return images.to(torch::kFloat).div_(255.0);
+}
+
+TEST_F(LeanImages, BatchesHoldTheNumbersOfTheSetConvertedUpFront) {
+  write_mnist(dir_.path());
+  const auto bytes = test_images(20);
+  const std::vector<int64_t> ids = {3, 0, 19, 7, 7};
+  const auto idx = torch::tensor(ids, torch::kLong);
+  struct Case {
+    std::string yaml;
+    std::vector<int64_t> resize, padding;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"resize: [32, 32]", {32, 32}, {}},
+           {"resize: [32, 40], padding: [1, 2, 3, 4]", {32, 40}, {1, 2, 3, 4}},
+           {"resize: [14, 14], padding: [2, 2, 2, 2]", {14, 14}, {2, 2, 2, 2}},
+           {"resize: [100, 7]", {100, 7}, {}},
+           {"padding: [2, 2, 2, 2]", {}, {2, 2, 2, 2}}}) {
+    auto p =
+        problem("MNIST", "{data_folder: " + folder() + ", " + c.yaml + "}");
+    const auto got = p->get_batch(ids, gen_).at("images");
+    const auto want =
+        converted_up_front(bytes, c.resize, c.padding).index_select(0, idx);
+    ASSERT_EQ(got.sizes(), want.sizes()) << c.yaml;
+    EXPECT_TRUE(got.equal(want)) << c.yaml << ": largest difference "
+                                 << (got - want).abs().max().item<float>();
+  }
+}
+
+TEST_F(LeanImages, RealFashionMnistAtThirtyTwoMatchesTheSetResizedUpFront) {
+  const fs::path real = "/usr/share/datasets/fashion-mnist";
+  if (!fs::is_directory(real))
+    GTEST_SKIP() << real
+                 << " is absent (apt-get install dataset-fashion-mnist)";
+  // The IDX bytes, read here with zlib alone.
+  gzFile f =
+      gzopen((real / "train-images-idx3-ubyte.gz").string().c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  const int64_t n = 3000;  // the first images: enough, and quick
+  std::string head(16, '\0'), data(size_t(n * 784), '\0');
+  ASSERT_EQ(gzread(f, head.data(), 16), 16);
+  ASSERT_EQ(gzread(f, data.data(), unsigned(data.size())), int(data.size()));
+  gzclose(f);
+  const auto bytes =
+      torch::from_blob(data.data(), {n, 1, 28, 28}, torch::kUInt8).clone();
+  auto p = problem("FashionMNIST", "{resize: [32, 32]}");
+  auto perm = torch::randperm(n, gen_, torch::kLong);
+  std::vector<int64_t> ids(perm.data_ptr<int64_t>(),
+                           perm.data_ptr<int64_t>() + 256);
+  const auto got = p->get_batch(ids, gen_).at("images");
+  const auto want = converted_up_front(bytes, {32, 32}, {})
+                        .index_select(0, perm.narrow(0, 0, 256));
+  EXPECT_TRUE(got.equal(want))
+      << "largest difference " << (got - want).abs().max().item<float>();
+}
+
+TEST_F(LeanImages, ProblemsOverOneFileShareOneCopyFreedWithTheLast) {
+  write_mnist(dir_.path());
+  const std::string at = "{data_folder: " + folder();
+  RecordingLogger a_log, b_log, c_log, d_log, e_log, f_log, g_log;
+  auto a = logged("MNIST", at + "}", a_log);
+  EXPECT_HAS(a_log.all(), "MNIST: 20 training images 28x28 from [");
+  EXPECT_EQ(a_log.all().find("shared"), std::string::npos) << a_log.all();
+  // Another section over the same files, resized: the same bytes.
+  auto b = logged("MNIST", at + ", resize: [32, 32]}", b_log);
+  EXPECT_HAS(b_log.all(), "; bytes shared by 2 problems of this process");
+  // Other problems of the plugin over the same files share them too.
+  auto c =
+      logged("SequentialPixelMNIST", "{root_dir: " + folder() + "}", c_log);
+  EXPECT_HAS(c_log.all(), "; bytes shared by 3 problems of this process");
+  auto fashion = logged("FashionMNIST", at + "}", d_log);
+  EXPECT_HAS(d_log.all(), "; bytes shared by 4 problems of this process");
+  // Other files (the test split) are another set.
+  auto test = logged("MNIST", at + ", use_train_data: false}", e_log);
+  EXPECT_EQ(e_log.all().find("shared"), std::string::npos) << e_log.all();
+
+  // The last holder gone, the bytes are freed: decoded again, not shared.
+  a.reset();
+  b.reset();
+  c.reset();
+  fashion.reset();
+  auto again = logged("MNIST", at + "}", f_log);
+  EXPECT_EQ(f_log.all().find("shared"), std::string::npos) << f_log.all();
+  const auto before = again->get_batch({0, 19}, gen_).at("images");
+
+  // A file rewritten in place is another set: the new content is read, and
+  // the problem made before keeps the bytes it had.
+  write_file(dir_.path() / "train-images-idx3-ubyte", idx_images(21));
+  write_file(dir_.path() / "train-labels-idx1-ubyte", idx_labels(21));
+  auto rewritten = logged("MNIST", at + "}", g_log);
+  EXPECT_EQ(rewritten->size(), 21);
+  EXPECT_EQ(g_log.all().find("shared"), std::string::npos) << g_log.all();
+  EXPECT_EQ(again->size(), 20);
+  EXPECT_TRUE(again->get_batch({0, 19}, gen_).at("images").equal(before));
+}
+
+TEST_F(LeanImages, Cifar10SectionsShareTheirBytes) {
+  write_cifar(dir_.path());
+  RecordingLogger a_log, b_log;
+  auto a = logged("CIFAR10", "{data_folder: " + folder() + "}", a_log);
+  auto b = logged(
+      "CIFAR10",
+      "{data_folder: " + folder() + "/cifar-10-batches-bin, resize: [16, 16]}",
+      b_log);
+  EXPECT_EQ(a_log.all().find("shared"), std::string::npos) << a_log.all();
+  EXPECT_HAS(b_log.all(), "; bytes shared by 2 problems of this process");
+  EXPECT_EQ(b->get_batch({14}, gen_).at("images").sizes(),
+            (std::vector<int64_t>{1, 3, 16, 16}));
+  EXPECT_FLOAT_EQ(
+      a->get_batch({14}, gen_).at("images")[0][1][3][4].item<float>(),
+      cifar_pixel(14, 1, 3, 4) / 255.0f);
+}
+
+// --- sequential MNIST
+// ---------------------------------------------------------------
+
+TEST_F(LeanImages, SequentialPixelMnistGivesOnePixelPerStep) {
+  // 6 images of 4 x 5 pixels: 20 steps.
+  write_file(dir_.path() / "train-images-idx3-ubyte", idx_images(6, 4, 5));
+  write_file(dir_.path() / "train-labels-idx1-ubyte", idx_labels(6));
+  auto p = problem("SequentialPixelMNIST", "{root_dir: " + folder() + "}");
+  ASSERT_EQ(p->size(), 6);
+  const auto defs = p->data_definitions();
+  EXPECT_EQ(defs.at("images").shape, (std::vector<int64_t>{-1, 20, 1, 1, 1}));
+  EXPECT_EQ(defs.at("sequences").shape, (std::vector<int64_t>{-1, 20, 1}));
+  EXPECT_EQ(defs.at("mask").shape, (std::vector<int64_t>{-1, 20, 1}));
+  EXPECT_EQ(defs.at("targets").shape, (std::vector<int64_t>{-1, 20, 1}));
+  const auto values = p->default_values();
+  EXPECT_EQ(values.at("nb_classes"), 10);
+  EXPECT_EQ(values.at("length"), 20);
+  EXPECT_EQ(values.at("input_item_size"), 1);
+  EXPECT_EQ(values.at("output_item_size"), 10);
+
+  const std::vector<int64_t> ids = {5, 2, 0};
+  const auto b = p->get_batch(ids, gen_);
+  EXPECT_NO_THROW(check_batch("SequentialPixelMNIST", defs, b));
+  for (size_t k = 0; k < ids.size(); ++k)
+    for (int64_t t = 0; t < 20; ++t) {
+      const float want = pixel(ids[k], t / 5, t % 5) / 255.0f;
+      EXPECT_FLOAT_EQ(b.at("sequences")[k][t][0].item<float>(), want);
+      EXPECT_FLOAT_EQ(b.at("images")[k][t][0][0][0].item<float>(), want);
+      EXPECT_EQ(b.at("targets")[k][t][0].item<int64_t>(), label(ids[k]));
+      EXPECT_EQ(b.at("mask")[k][t][0].item<bool>(), t == 19);
+    }
+
+  // Only the last step counts: right there, wrong everywhere else.
+  auto logits = torch::zeros({3, 20, 10});
+  for (size_t k = 0; k < ids.size(); ++k) {
+    logits[k].select(1, (label(ids[k]) + 1) % 10).fill_(50.0f);
+    logits[k][19].zero_();
+    logits[k][19][label(ids[k])] = 50.0f;
+  }
+  sdk::DataDict right;
+  right["predictions"] = logits;
+  EXPECT_LT(p->evaluate_loss(b, right).item<double>(), 1e-6);
+  StatisticsCollector col;
+  p->add_statistics(col);
+  p->collect_statistics(col, b, right);
+  EXPECT_DOUBLE_EQ(col.values("acc").back(), 1.0);
+  EXPECT_DOUBLE_EQ(col.values("batch_size").back(), 3.0);
+  sdk::DataDict uniform;
+  uniform["predictions"] = torch::zeros({3, 20, 10});
+  EXPECT_NEAR(p->evaluate_loss(b, uniform).item<double>(), std::log(10.0),
+              1e-6);
+}
+
+/// The row of image `i` (of the 28x28 test images) that `row` [28] holds.
+int64_t which_row(int64_t i, const torch::Tensor& row) {
+  for (int64_t r = 0; r < 28; ++r) {
+    bool same = true;
+    for (int64_t c = 0; c < 28 && same; ++c)
+      same = row[c].item<float>() == pixel(i, r, c) / 255.0f;
+    if (same)
+      return r;
+  }
+  return -1;
+}
+
+TEST_F(LeanImages, PermutedSequentialRowMnistPermutesTheRowsBySeed) {
+  write_mnist(dir_.path(), 8, 4);
+  const std::string at = "{root_dir: " + folder();
+  auto p = problem("PermutedSequentialRowMnist", at + "}");
+  const auto defs = p->data_definitions();
+  EXPECT_EQ(defs.at("images").shape, (std::vector<int64_t>{-1, 28, 1, 1, 28}));
+  EXPECT_EQ(defs.at("sequences").shape, (std::vector<int64_t>{-1, 28, 28}));
+  EXPECT_EQ(p->default_values().at("input_item_size"), 28);
+  EXPECT_EQ(p->default_values().at("height"), 28);
+  const auto b = p->get_batch({6, 1}, gen_);
+  EXPECT_NO_THROW(check_batch("PermutedSequentialRowMnist", defs, b));
+  // Each step is a whole row of the image; together, every row once.
+  std::vector<int64_t> order;
+  for (int64_t t = 0; t < 28; ++t)
+    order.push_back(which_row(6, b.at("sequences")[0][t]));
+  auto sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, range(28));
+  EXPECT_NE(order, range(28));
+  for (int64_t t = 0; t < 28; ++t)  // the same order for every sample
+    EXPECT_EQ(which_row(1, b.at("sequences")[1][t]), order[size_t(t)]);
+  EXPECT_TRUE(b.at("images").view({2, 28, 28}).equal(b.at("sequences")));
+  EXPECT_EQ(b.at("mask").sum().item<int64_t>(), 2);
+  EXPECT_TRUE(b.at("mask")[0][27][0].item<bool>());
+
+  // The same seed: the same order, in another instance and in the test split
+  // (each section of an experiment sees the rows alike); another seed,
+  // another order.
+  EXPECT_TRUE(problem("PermutedSequentialRowMnist", at + "}")
+                  ->get_batch({6, 1}, gen_)
+                  .at("sequences")
+                  .equal(b.at("sequences")));
+  const auto test =
+      problem("PermutedSequentialRowMnist", at + ", use_train_data: false}")
+          ->get_batch({2}, gen_)
+          .at("sequences");
+  for (int64_t t = 0; t < 28; ++t)
+    EXPECT_EQ(which_row(2, test[0][t]), order[size_t(t)]);
+  const auto other =
+      problem("PermutedSequentialRowMnist", at + ", permutation_seed: 7}")
+          ->get_batch({6}, gen_)
+          .at("sequences");
+  std::vector<int64_t> other_order;
+  for (int64_t t = 0; t < 28; ++t)
+    other_order.push_back(which_row(6, other[0][t]));
+  EXPECT_NE(other_order, order);
+  EXPECT_HAS(error_of([&] {
+               problem("SequentialPixelMNIST",
+                       "{root_dir: " + folder("none") + "}");
+             }),
+             "[training.problem.root_dir]: folder [" + folder("none") +
+                 "] does not exist");
+}
+
+// --- ThalNet on sequential MNIST, through the online trainer
+// ------------------------------------------------------------
+
+TEST_F(LeanImages, ThalNetTrainsOnSequentialPixelMnistFromItsConfig) {
+  // 6x6 images: 36 steps, so that a few episodes take a second.
+  for (const char* split : {"train", "t10k"}) {
+    write_file(
+        dir_.path() / "mnist" / (std::string(split) + "-images-idx3-ubyte"),
+        idx_images(48, 6, 6));
+    write_file(
+        dir_.path() / "mnist" / (std::string(split) + "-labels-idx1-ubyte"),
+        idx_labels(48));
+  }
+  const std::string trainer =
+      fs::path(MIP_ONLINE_TRAINER).parent_path().string() +
+      "/mip-online-trainer";
+  std::string sets =
+      " --set training.terminal_conditions.episode_limit=6"
+      " --set validation.partial_validation_interval=3";
+  for (const char* s : {"training", "validation", "testing"})
+    sets += std::string(" --set ") + s + ".problem.batch_size=8 --set " + s +
+            ".problem.root_dir=" + folder("mnist");
+  const std::string base = "cd " + std::string(MIP_SOURCE_DIR) + " && " +
+                           trainer + " --expdir " + folder("exp") + sets;
+  const std::string ours =
+      " --config configs/thalnet/seq_pixel_mnist.yaml"
+      " --set 'training.sampler.indices=[0, 40]'"
+      " --set 'validation.sampler.indices=[40, 48]'";
+  test::RunResult r = test::run(base + ours);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto exp = test::only_experiment(dir_.path() / "exp");
+  EXPECT_EQ(test::lines(exp / "training_statistics.csv"), 7u);  // header + 6
+  // The training and validation sections read one copy of the bytes.
+  EXPECT_HAS(r.output,
+             "SequentialPixelMNIST: 48 training images 6x6 from [" +
+                 folder("mnist") +
+                 "] as 36 steps of 1 pixel; bytes shared by 2 problems");
+
+  // A model that does not fit is named before training: a row per step
+  // (28 pixels) against one pixel a step.
+  r = test::run(base + ours + " --set model.input_size=28");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_HAS(r.output,
+             "model ThalNetModel does not fit the problem "
+             "SequentialPixelMNIST");
+  EXPECT_HAS(r.output,
+             "needs [sequences] [-1, -1, 28] Float, problem "
+             "SequentialPixelMNIST (training) provides [sequences] "
+             "[-1, 36, 1] Float");
+
+  // MI-Prometheus's own file, key for key: its `index` key was read by
+  // nothing, so it runs with --lenient (the samplers set above stand in).
+  const std::string mip_file = dir_.write(
+      "seq_pixel_mnist.yaml",
+      "training:\n    problem:\n        name: &name SequentialPixelMNIST\n"
+      "        batch_size: &bs 64\n        index: [0, 54999]\n"
+      "        use_train_data: True\n        root_dir: '~/data/mnist'\n"
+      "    optimizer:\n        name: Adam\n        lr: 0.01\n"
+      "    terminal_conditions:\n        loss_stop: 1.0e-5\n"
+      "        episode_limit: 50000\n"
+      "testing:\n    problem:\n        name: *name\n        batch_size: *bs\n"
+      "        use_train_data: False\n        root_dir: '~/data/mnist'\n"
+      "validation:\n    problem:\n        name: *name\n        batch_size: "
+      "*bs\n"
+      "        index: [55000, 59999]\n        use_train_data: True\n"
+      "        root_dir: '~/data/mnist'\n"
+      "model:\n    name: ThalNetModel\n    context_input_size: 32\n"
+      "    input_size: 1  # row_size\n    output_size: 10 # number of classes\n"
+      "    center_size_per_module: 32\n    num_modules: 4\n");
+  r = test::run(base + " --config " + mip_file);
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_HAS(r.output, "unknown key [training.problem.index]");
+  r = test::run(base + " --config " + mip_file + " --lenient");
+  EXPECT_EQ(r.code, 0) << r.output;
+}
+
 }  // namespace vision_test
 }  // namespace mip

@@ -26,8 +26,8 @@ constexpr const char* kHowToGet =
     "data_folder to the folder holding the .bin files (MI-Prometheus's "
     "cifar-10-batches-py pickles are not read)";
 
-/// The records of one binary batch as bytes [records, 3073].
-at::Tensor read_batch_file(const fs::path& path) {
+/// The number of records in one binary batch (checked: a whole number).
+int64_t record_count(const fs::path& path) {
   std::error_code ec;
   const auto bytes = static_cast<int64_t>(fs::file_size(path, ec));
   MIP_CHECK(!ec, mip::DataError, "[", path.string(),
@@ -37,6 +37,12 @@ at::Tensor read_batch_file(const fs::path& path) {
             " bytes, expected a whole number of ", kRecord,
             "-byte records (1 label byte + 3072 pixel bytes); truncated "
             "download?");
+  return bytes / kRecord;
+}
+
+/// The records of one binary batch as bytes [records, 3073].
+at::Tensor read_batch_file(const fs::path& path) {
+  const int64_t bytes = record_count(path) * kRecord;
   auto records = at::empty({bytes / kRecord, kRecord}, at::kByte);
   std::ifstream in(path, std::ios::binary);
   MIP_CHECK(in.good(), mip::DataError, "[", path.string(),
@@ -83,31 +89,52 @@ class Cifar10 final : public mip::plugins::ImageToClassProblem {
                                             "] not found: looked for ", what,
                                             ". ", kHowToGet));
     }
-    std::vector<at::Tensor> parts;
+    std::vector<std::string> files;
     for (const auto& name : names) {
       const fs::path file = dir / name;
       MIP_CHECK(fs::is_regular_file(file, ec), mip::DataError, "[",
                 file.string(), "] not found, though [",
                 (dir / names[0]).string(), "] is there. ", kHowToGet);
-      auto records = read_batch_file(file);
+      files.push_back(file.string());
+    }
+    // The training and validation sections often read the same files: they
+    // share one decoded copy.
+    set_data(mip::plugins::shared_image_bytes(
+        mip::plugins::file_identity(files), [&] { return load(files); }));
+    ctx.logger().info("CIFAR10: " + std::to_string(size()) + " " +
+                      (use_train_data_ ? "training" : "test") +
+                      " images 32x32 from [" + dir.string() + "]" +
+                      mip::plugins::sharing_note(sharers()));
+  }
+
+ private:
+  /// The images and labels of `files`, read one file at a time into the
+  /// final tensors (no copy of the whole set is made).
+  mip::plugins::ImageBytes load(const std::vector<std::string>& files) const {
+    std::vector<at::Tensor> records;
+    int64_t n = 0;
+    for (const auto& file : files)
+      n += record_count(file);
+    mip::plugins::ImageBytes out{at::empty({n, 3, 32, 32}, at::kByte),
+                                 at::empty({n}, at::kByte)};
+    int64_t first = 0;
+    for (const auto& file : files) {
+      const at::Tensor records = read_batch_file(file);
+      const int64_t count = records.size(0);
       const auto labels = records.select(1, 0);
       if (labels.max().item<int64_t>() >= num_classes_) {
         const int64_t at =
             labels.ge(num_classes_).nonzero()[0][0].item<int64_t>();
         throw mip::DataError(mip::detail::str(
-            "[", file.string(), "]: label ", labels[at].item<int64_t>(),
-            " of record ", at, " is not a class index in [0, ", num_classes_,
-            ")"));
+            "[", file, "]: label ", labels[at].item<int64_t>(), " of record ",
+            at, " is not a class index in [0, ", num_classes_, ")"));
       }
-      parts.push_back(std::move(records));
+      out.labels.narrow(0, first, count).copy_(labels);
+      out.images.narrow(0, first, count)
+          .copy_(records.slice(1, 1).view({count, 3, 32, 32}));
+      first += count;
     }
-    const auto all = parts.size() == 1 ? parts[0] : at::cat(parts);
-    const int64_t n = all.size(0);
-    set_data(all.slice(1, 1).reshape({n, 3, 32, 32}),
-             all.select(1, 0).to(at::kLong));
-    ctx.logger().info("CIFAR10: " + std::to_string(n) + " " +
-                      (use_train_data_ ? "training" : "test") +
-                      " images 32x32 from [" + dir.string() + "]");
+    return out;
   }
 };
 
