@@ -1,4 +1,5 @@
-// --visualize: records sample 0 of chosen batches (its inputs, targets,
+// --visualize: records one sample (--visualize-sample, default 0) of chosen
+// batches (its inputs, targets,
 // predictions and the tensors the model publishes at each step) into
 // <run>/visualization/<section>_<n>.json, which mip-report draws as heat maps
 // with a time slider. Which batches (MI-Prometheus's levels, for a file
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <mip/core/files.hpp>
@@ -43,10 +45,14 @@ constexpr const char* kLastValidation = "last_validation";
 /// Keeps one sample of each published step.
 class SampleRecorder final : public sdk::StepRecorder {
  public:
+  explicit SampleRecorder(int64_t sample) : sample_(sample) {}
   void publish(const std::string& name, const at::Tensor& step) override {
     at::Tensor s = step.detach();
-    if (s.dim() > 0)
-      s = s.select(0, 0);
+    if (s.dim() > 0) {
+      if (s.size(0) <= sample_)
+        return;  // the batch is smaller: write() says so
+      s = s.select(0, sample_);
+    }
     auto it = steps_.find(name);
     if (it == steps_.end()) {
       order_.push_back(name);
@@ -65,6 +71,7 @@ class SampleRecorder final : public sdk::StepRecorder {
   }
 
  private:
+  int64_t sample_;
   std::vector<std::string> order_;
   std::map<std::string, std::vector<at::Tensor>> steps_;
 };
@@ -116,16 +123,18 @@ void write_tensor(std::ostringstream& os,
   os << "]}";
 }
 
-/// Sample 0 of every tensor of `d` that holds the batch on dimension 0.
+/// Sample `sample` of every tensor of `d` that holds the batch on
+/// dimension 0.
 void write_sample(std::ostringstream& os,
                   const sdk::DataDict& d,
                   int64_t batch_size,
+                  int64_t sample,
                   std::vector<std::string>& skipped) {
   bool first = true;
   for (const auto& [name, t] : d) {
     if (!t.defined() || t.dim() == 0 || t.size(0) != batch_size)
       continue;
-    write_tensor(os, name, t.select(0, 0).detach().cpu(), first, skipped);
+    write_tensor(os, name, t.select(0, sample).detach().cpu(), first, skipped);
   }
 }
 
@@ -135,7 +144,9 @@ class VisualizeObserver final : public RunObserver {
       : run_(run),
         level_(level),
         tester_(tester),
-        interval_(run.options().log_interval) {}
+        interval_(run.options().log_interval),
+        sample_(run.options().visualize_sample),
+        recorder_(sample_) {}
 
   void run_started(const RunStarted& e) override {
     dir_ = fs::path(e.dir) / "visualization";
@@ -190,19 +201,20 @@ class VisualizeObserver final : public RunObserver {
   };
 
   std::string what() const {
+    const std::string sample = "sample " + std::to_string(sample_);
     if (tester_)
-      return "sample 0 of every test batch";
+      return sample + " of every test batch";
     switch (level_) {
       case 0:
-        return "sample 0 of every " + std::to_string(interval_) +
+        return sample + " of every " + std::to_string(interval_) +
                "th training batch";
       case 1:
-        return "sample 0 of every " + std::to_string(interval_) +
+        return sample + " of every " + std::to_string(interval_) +
                "th training batch and of the validations";
       case 2:
-        return "sample 0 of the validations";
+        return sample + " of the validations";
       default:
-        return "sample 0 of the last full validation";
+        return sample + " of the last full validation";
     }
   }
 
@@ -238,6 +250,17 @@ class VisualizeObserver final : public RunObserver {
       for (const auto& [name, t] : *d)
         if (batch_size < 0 && t.defined() && t.dim() > 0)
           batch_size = t.size(0);
+    if (sample_ >= batch_size) {
+      // Said once per section: a smaller last batch is common.
+      if (too_small_.insert(b.section).second)
+        run_.log().warn(
+            "--visualize-sample " + std::to_string(sample_) + ": a " +
+            b.section + " batch holds only " + std::to_string(batch_size) +
+            " samples; batches this small are not recorded (choose a sample "
+            "below the batch size)");
+      recorder_.clear();
+      return;
+    }
     std::vector<std::string> skipped;
     std::ostringstream os;
     const std::string kind =
@@ -248,12 +271,12 @@ class VisualizeObserver final : public RunObserver {
     os << "{\"format\": \"mip-visualization\", \"version\": 1,\n"
        << "\"section\": " << json_string(b.section)
        << ", \"kind\": " << json_string(kind) << ", \"episode\": " << b.episode
-       << ", \"batch\": " << b.index << ", \"sample\": 0,\n"
+       << ", \"batch\": " << b.index << ", \"sample\": " << sample_ << ",\n"
        << "\"model\": " << json_string(run_.model_name()) << ",\n"
        << "\"inputs\": [\n  ";
-    write_sample(os, e.batch, batch_size, skipped);
+    write_sample(os, e.batch, batch_size, sample_, skipped);
     os << "],\n\"predictions\": [\n  ";
-    write_sample(os, e.predictions, batch_size, skipped);
+    write_sample(os, e.predictions, batch_size, sample_, skipped);
     os << "],\n\"steps\": [\n  ";
     bool first = true;
     for (const auto& name : recorder_.names()) {
@@ -324,8 +347,10 @@ class VisualizeObserver final : public RunObserver {
   int level_;
   bool tester_;
   int64_t interval_;
+  int64_t sample_;
   fs::path dir_;
   SampleRecorder recorder_;
+  std::set<std::string> too_small_;  ///< sections warned about
   bool armed_ = false;
   std::map<std::string, Stream> streams_;
 };

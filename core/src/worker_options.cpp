@@ -27,6 +27,7 @@ struct RawOptions {
   std::string config, ll, log_level;
   int64_t seed = 0;
   int tensorboard = 0, visualize = 0, threads = 0;
+  int64_t visualize_sample = 0;
   bool visualize_test = false;  ///< the tester's --visualize (a switch)
 };
 
@@ -97,6 +98,9 @@ po::options_description describe_options(WorkerOptions& o,
                        "visualization/ (mip-report draws them): -1 off, 0 "
                        "training (every --li episodes), 1 training and "
                        "validation, 2 validation, 3 the last validation");
+  desc.add_options()("visualize-sample", po::value(&raw.visualize_sample),
+                     "which sample of a recorded batch --visualize keeps "
+                     "(default 0, the first)");
   return desc;
 }
 
@@ -118,7 +122,8 @@ const std::vector<HelpGroup>& help_groups() {
         "seed", "gpu", "threads"}},
       {"Configuration",
        {"set", "lenient", "plugin-path", "allow-insecure-plugin-dir"}},
-      {"Output", {"log-level", "li", "tensorboard", "visualize"}},
+      {"Output",
+       {"log-level", "li", "tensorboard", "visualize", "visualize-sample"}},
       {"MI-Prometheus compatibility",
        {"ll", "agree"},
        "  MI-Prometheus's flags keep their meaning (--config, --model, --gpu,\n"
@@ -257,6 +262,14 @@ void apply_raw_options(const po::variables_map& vm,
     if (raw.visualize >= 0)
       o.visualize = raw.visualize;
   }
+  MIP_CHECK(raw.visualize_sample >= 0, ConfigError, worker,
+            ": --visualize-sample must be a sample's index in the batch "
+            "(0 or more); got ",
+            raw.visualize_sample);
+  MIP_CHECK(!vm.count("visualize-sample") || o.visualize, ConfigError, worker,
+            ": --visualize-sample chooses what --visualize records; give "
+            "--visualize too");
+  o.visualize_sample = raw.visualize_sample;
   MIP_CHECK(!tester || o.resume.empty(), ConfigError, worker,
             ": --resume is for the trainers");
   MIP_CHECK(!o.force || !o.resume.empty(), ConfigError, worker,

@@ -617,5 +617,60 @@ TEST(Report, TesterVisualizeRecordsEveryTestBatch) {
   EXPECT_EQ(occurrences(html, "data-tensor=\"cell_state\""), 3u);
 }
 
+TEST(Report, VisualizeSampleChoosesWhichSampleOfTheBatchIsRecorded) {
+  TempDir d;
+  const fs::path exp = short_serial_recall_run(d);
+  ASSERT_FALSE(exp.empty());
+  // The tester's batches are the same at every run with one seed: sample 5
+  // recorded twice is the same data, and not sample 0's.
+  auto record = [&](const std::string& flags) {
+    const RunResult t = run(kTester + " --model " + exp.string() +
+                            " --seed 7 --set testing.problem.size=64 " + flags);
+    EXPECT_EQ(t.code, 0) << t.output;
+    fs::path newest;
+    for (const auto& e : fs::directory_iterator(exp))
+      if (fs::exists(e.path() / "testing_configuration.yaml") &&
+          (newest.empty() || e.path().filename() > newest.filename()))
+        newest = e.path();
+    const auto files = recordings(newest);
+    EXPECT_EQ(files.size(), 1u) << newest;
+    return std::make_pair(t.output,
+                          files.empty() ? YAML::Node() : json(files.front()));
+  };
+  const auto [out0, first] = record("--visualize --savetag s0");
+  const auto [out5, fifth] =
+      record("--visualize --visualize-sample 5 --savetag s5");
+  const auto [again, fifth_again] =
+      record("--visualize --visualize-sample 5 --savetag s5b");
+  EXPECT_HAS(out5, "sample 5 of every test batch");
+  EXPECT_EQ(first["sample"].as<int64_t>(), 0);
+  EXPECT_EQ(fifth["sample"].as<int64_t>(), 5);
+  // (Compared without printing: the recordings are long.)
+  EXPECT_TRUE(YAML::Dump(fifth["inputs"]) == YAML::Dump(fifth_again["inputs"]));
+  EXPECT_FALSE(YAML::Dump(fifth["inputs"]) == YAML::Dump(first["inputs"]));
+  EXPECT_TRUE(YAML::Dump(fifth["steps"]) == YAML::Dump(fifth_again["steps"]));
+  EXPECT_FALSE(YAML::Dump(fifth["steps"]) == YAML::Dump(first["steps"]));
+
+  // Past the batch: said once, nothing recorded; without --visualize: an
+  // error naming both flags.
+  const RunResult big =
+      run(kTester + " --model " + exp.string() +
+          " --set testing.problem.size=128 --visualize --visualize-sample 64");
+  ASSERT_EQ(big.code, 0) << big.output;
+  EXPECT_EQ(occurrences(big.output,
+                        "--visualize-sample 64: a testing batch "
+                        "holds only 64 samples"),
+            1u)
+      << big.output;
+  const RunResult alone =
+      run(kTester + " --model " + exp.string() + " --visualize-sample 3");
+  EXPECT_EQ(alone.code, 2) << alone.output;  // a usage error
+  EXPECT_HAS(alone.output, "--visualize-sample chooses what --visualize");
+  const RunResult negative = run(kTester + " --model " + exp.string() +
+                                 " --visualize --visualize-sample -1");
+  EXPECT_EQ(negative.code, 2) << negative.output;
+  EXPECT_HAS(negative.output, "--visualize-sample must be");
+}
+
 }  // namespace report_test
 }  // namespace mip::test

@@ -37,6 +37,7 @@ struct WorkerOptions {
   bool allow_insecure_plugin_dir = false;  ///< load from world-writable folders
   std::optional<int> tensorboard;  ///< --tensorboard 0|1|2 (event files)
   std::optional<int> visualize;    ///< --visualize level (the tester: 1)
+  int64_t visualize_sample = 0;    ///< --visualize-sample: the batch's sample
   std::string resume;              ///< --resume <experiment folder>
   bool force = false;  ///< --force: --resume accepts an edited configuration
   std::optional<int> threads;  ///< --threads: LibTorch intra-op threads
