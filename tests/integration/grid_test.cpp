@@ -446,3 +446,43 @@ TEST(GridTrainer, DryRunAndGridFileErrors) {
 
 }  // namespace grid_test
 }  // namespace mip
+
+namespace mip {
+namespace grid_test {
+
+// --timeout: a run that takes longer gets SIGTERM, saves and stops; it is
+// failed with cause timeout and resumable; a run within its time finishes.
+TEST(GridTrainer, TimeoutStopsTheRunWithSigtermAndFailsIt) {
+  TempDir d;
+  const std::string grid = grid_file(
+      d,
+      "  - default_configs: " + test::kSerialRecall +
+          "\n"
+          "    overwrite:\n"
+          "      training: {terminal_conditions: {episode_limit: 1000000}}\n",
+      1, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult r = run(kGridTrainer + " --config " + grid + " --expdir " +
+                          d.str() + "/exp --timeout 5");
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_LT(took, 20.0) << "stopped by SIGTERM, not after the 20 s grace";
+  const fs::path g = grid_folder(d.path());
+  auto runs = runs_of(g / "grid_status.yaml");
+  const YAML::Node run0 = runs["run000"];
+  EXPECT_EQ(run0["state"].as<std::string>(), "failed");
+  EXPECT_TRUE(run0["timed_out"] && run0["timed_out"].as<bool>());
+  EXPECT_HAS(run0["cause"].as<std::string>(),
+             "timeout after 5 s (stopped with SIGTERM)");
+  // The trainer saved and stopped as on Ctrl-C: resumable.
+  EXPECT_EQ(run0["exit_code"].as<int>(), 130);
+  const fs::path folder = folder_of(g, "run000");
+  ASSERT_FALSE(folder.empty());
+  EXPECT_TRUE(fs::exists(folder / "models" / "model_last.pt"));
+  EXPECT_EQ(value_at(folder / "status.yaml", "state"), "interrupted");
+}
+
+}  // namespace grid_test
+}  // namespace mip

@@ -2,6 +2,7 @@
 // on the local launcher while keeping grid_status.yaml up to date, and the
 // error handling of their main().
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -61,8 +62,10 @@ void record_end(GridRun& r, const ChildEnd& e, double timeout_s) {
     r.signal = signal_name(e.signal);
   if (e.timed_out) {
     r.state = "failed";
-    r.cause = "timeout after " + std::to_string(timeout_s) +
-              " s (stopped with SIGTERM)";
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", timeout_s);
+    r.cause =
+        std::string("timeout after ") + seconds + " s (stopped with SIGTERM)";
   } else if (e.signal != 0) {
     r.state = "failed";
     r.cause = std::string("killed by ") + signal_name(e.signal);
