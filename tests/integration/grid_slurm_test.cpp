@@ -309,5 +309,35 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
   EXPECT_TRUE(resumed) << "no run continued through the trainer's --resume";
 }
 
+// Without sbatch on PATH, and with a typo in grid_settings.slurm: errors
+// that name what to do; nothing submitted.
+TEST(SlurmGrid, MissingSbatchAndBadSettingsAreClearErrors) {
+  TempDir d;
+  const std::string grid = slurm_grid(d, 30);
+  RunResult r =
+      run("/usr/bin/env PATH=" + d.str() + "/nothing " + kGridTrainer +
+          " --config " + grid + " --expdir " + d.str() + "/exp");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_HAS(r.output, "--launcher slurm: [sbatch] not found on PATH");
+  EXPECT_HAS(r.output, "apt-get install slurm-client");
+  const std::string typo = d.write(
+      "typo.yaml",
+      read(grid).replace(read(grid).find("cpus_per_task"), 13, "cpu_per_task"));
+  r = run(kGridTrainer + " --config " + typo + " --dry-run");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_HAS(r.output,
+             "typo.yaml:16: unknown key "
+             "[grid_settings.slurm.cpu_per_task]");
+  r = run(kGridTrainer + " --config " + grid + " --expdir " + d.str() +
+          "/exp --launcher local --no-wait");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_HAS(r.output, "are for --launcher slurm");
+  r = run(kGridTrainer + " --config " + grid + " --expdir " + d.str() +
+          "/exp --time '1 day'");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_HAS(r.output, "--time: [1 day] is not a Slurm partition or time");
+  EXPECT_TRUE(grid_under(d.path()).empty()) << "a grid folder was made";
+}
+
 }  // namespace grid_slurm_test
 }  // namespace mip

@@ -64,6 +64,10 @@ struct SlurmJob {
   bool wait = true;                      ///< false: --no-wait
 };
 
+/// Throws mip::ConfigError saying what to install when sbatch, squeue or
+/// scancel is not on PATH.
+void require_slurm_tools();
+
 /// The Slurm launcher: writes `<grid>/slurm_job.sh` (one array task per run
 /// of `status`), submits the runs `todo` with sbatch (at most
 /// max_concurrent_runs at a time) and follows them with squeue and the

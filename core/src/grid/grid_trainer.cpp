@@ -603,6 +603,17 @@ std::vector<std::string> flags_for_children(const Options& o) {
   return f;
 }
 
+/// Refuses the Slurm launcher's options on the local one.
+void check_launcher_options(const Options& o, const std::string& launcher) {
+  MIP_CHECK(launcher == "slurm" ||
+                (!o.no_wait && o.partition.empty() && o.time.empty() &&
+                 o.cpus_per_task == 0 && o.gpus_per_task < 0),
+            UsageError, kTool,
+            ": --no-wait, --partition, --time, --cpus-per-task and "
+            "--gpus-per-task are for --launcher slurm (this grid runs on the ",
+            launcher, " launcher)");
+}
+
 /// The Slurm launcher: options beat grid_settings.slurm (also on --resume);
 /// each task's trainer gets --threads <cpus per task>, and --gpu with GPUs.
 int train_on_slurm(const Options& o,
@@ -657,6 +668,7 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
         todo.push_back(i);
     if (o.timeout_s > 0)
       status.settings.timeout_s = o.timeout_s;
+    check_launcher_options(o, status.settings.launcher);
     MIP_CHECK(o.launcher.empty() || o.launcher == status.settings.launcher,
               UsageError, kTool, ": --launcher ", o.launcher, ": ", grid_dir,
               " runs on the ", status.settings.launcher,
@@ -682,6 +694,9 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
     status.settings.slurm = g.slurm;
     if (o.gpu && !g.gpus_set)
       status.settings.slurm.gpus_per_task = 1;
+    check_launcher_options(o, status.settings.launcher);
+    if (status.settings.launcher == "slurm" && !o.dry_run)
+      grid::require_slurm_tools();  // before the grid folder is made
     if (o.dry_run) {
       std::cout << runs.size() << " runs (" << g.tasks.size() << " tasks x "
                 << runs.size() / (g.tasks.size() * g.repetitions)
@@ -702,7 +717,8 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
     const fs::path expdir = fs::path(expand_user(o.expdir)).lexically_normal();
     const fs::path base = expdir.has_filename() ? expdir : expdir.parent_path();
     grid_dir = create_timestamped_dir(
-        base.parent_path().string(), base.filename().string() + "_", o.savetag);
+        base.has_parent_path() ? base.parent_path().string() : ".",
+        base.filename().string() + "_", o.savetag);
     grid_dir = fs::absolute(grid_dir).lexically_normal().string();
     fs::create_directories(fs::path(grid_dir) / "runs");
     write_file_atomic((fs::path(grid_dir) / "grid_configuration.yaml").string(),
@@ -719,11 +735,6 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
   status.settings.kind_tool = kTool;
   if (status.settings.launcher == "slurm")
     return train_on_slurm(o, grid_dir, status, todo, log);
-  MIP_CHECK(!o.no_wait && o.partition.empty() && o.time.empty() &&
-                o.cpus_per_task == 0 && o.gpus_per_task < 0,
-            UsageError, kTool,
-            ": --no-wait, --partition, --time, --cpus-per-task and "
-            "--gpus-per-task are for --launcher slurm");
   std::vector<std::string> notes;
   const auto slots =
       grid::make_slots(status.settings.max_concurrent_runs, status.settings.gpu,

@@ -332,6 +332,14 @@ int follow(const std::string& grid_dir,
 
 }  // namespace
 
+void require_slurm_tools() {
+  for (const char* tool : {"sbatch", "squeue", "scancel"})
+    MIP_CHECK(on_path(tool), ConfigError, "--launcher slurm: [", tool,
+              "] not found on PATH; run the grid on a machine that can submit "
+              "to your Slurm cluster (Debian: apt-get install slurm-client), "
+              "or use --launcher local");
+}
+
 int drive_slurm(const std::string& grid_dir,
                 const std::string& file,
                 GridStatus& status,
@@ -340,11 +348,7 @@ int drive_slurm(const std::string& grid_dir,
                 const std::function<void(GridRun&)>& after,
                 Logger& log) {
   const fs::path root(grid_dir);
-  for (const char* tool : {"sbatch", "squeue", "scancel"})
-    MIP_CHECK(on_path(tool), ConfigError, "--launcher slurm: [", tool,
-              "] not found on PATH; run the grid on a machine that can submit "
-              "to your Slurm cluster (Debian: apt-get install slurm-client), "
-              "or use --launcher local");
+  require_slurm_tools();
   SlurmSettings& s = status.settings.slurm;
   // A job submitted before (--no-wait, or a grid stopped while following)
   // is collected first; while it still has queued tasks it is only
