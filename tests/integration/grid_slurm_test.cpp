@@ -19,6 +19,7 @@
 
 #include <mip/core/text.hpp>
 
+#include "common/grid_runs.hpp"
 #include "common/worker_runs.hpp"
 
 namespace mip {
@@ -28,22 +29,12 @@ namespace fs = std::filesystem;
 using test::read;
 using test::run;
 using test::RunResult;
+using test::runs_of;
+using test::started_grid;
 using test::TempDir;
+using test::wait_until;
 
 const std::string kGridTrainer = test::kBin + "/mip-grid-trainer";
-
-/// Waits up to `seconds` for `done()`.
-template <typename F>
-bool eventually(F&& done, double seconds) {
-  const auto end =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
 
 /// A Slurm cluster of one node (this machine) for one test: started by the
 /// constructor, stopped by the destructor (also when the test fails).
@@ -94,7 +85,7 @@ class SlurmCluster {
     started_ = true;
     const RunResult c = run("/usr/sbin/slurmctld -f " + conf_);
     const RunResult n = run("/usr/sbin/slurmd -f " + conf_);
-    const bool idle = eventually(
+    const bool idle = wait_until(
         [&] { return trim(run("sinfo -h -o %t").output) == "idle"; }, 15);
     if (c.code != 0 || n.code != 0 || !idle)
       reason = "the test's slurmctld/slurmd did not start: " + c.output +
@@ -112,7 +103,7 @@ class SlurmCluster {
         continue;
       const pid_t p = static_cast<pid_t>(std::stol(pid));
       ::kill(p, SIGTERM);
-      if (!eventually([&] { return ::kill(p, 0) != 0; }, 10))
+      if (!wait_until([&] { return ::kill(p, 0) != 0; }, 10))
         ::kill(p, SIGKILL);
     }
     ::unsetenv("SLURM_CONF");
@@ -145,28 +136,9 @@ std::string slurm_grid(const TempDir& d, int episodes) {
                      "  slurm: {partition: grid, cpus_per_task: 1}\n");
 }
 
-/// The only grid folder under `root` ("" while there is none).
-fs::path grid_under(const fs::path& root) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.path().filename().string().rfind("exp_", 0) == 0)
-      return e.path();
-  return {};
-}
-
-/// grid_status.yaml's runs by id.
-std::map<std::string, YAML::Node> runs_by_id(const fs::path& grid) {
-  std::map<std::string, YAML::Node> runs;
-  const YAML::Node list =
-      YAML::LoadFile((grid / "grid_status.yaml").string())["runs"];
-  for (size_t k = 0; k < list.size(); ++k)
-    runs.emplace(list[k]["id"].as<std::string>(), list[k]);
-  return runs;
-}
-
 /// Every run finished in its own experiment folder, trained to `episodes`.
 void expect_all_finished(const fs::path& grid, int episodes) {
-  const auto runs = runs_by_id(grid);
+  const auto runs = runs_of(grid / "grid_status.yaml");
   ASSERT_EQ(runs.size(), 4u);
   for (const auto& [id, r] : runs) {
     EXPECT_EQ(r["state"].as<std::string>(), "finished") << id;
@@ -198,7 +170,7 @@ TEST(SlurmGrid, JobArrayRunsEveryRunLikeTheLocalLauncher) {
   const RunResult r = run(kGridTrainer + " --config " + grid + " --expdir '" +
                           d.str() + "/with space/exp' --time 5 --li 10");
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path g = grid_under(d.path() / "with space");
+  const fs::path g = started_grid(d.path() / "with space");
   ASSERT_FALSE(g.empty());
   expect_all_finished(g, 30);
   const std::string script = read(g / "slurm_job.sh");
@@ -230,14 +202,16 @@ TEST(SlurmGrid, NoWaitReturnsTheJobIdAndResumeFollowsIt) {
           .count();
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_LT(took, 10.0) << "--no-wait waited for the job";
-  const fs::path g = grid_under(d.path());
+  const fs::path g = started_grid(d.path());
   ASSERT_FALSE(g.empty());
   const std::string job =
       YAML::LoadFile((g / "grid_status.yaml").string())["slurm"]["job"]
           .as<std::string>();
   EXPECT_HAS(r.output, "submitted Slurm job " + job);
   EXPECT_HAS(r.output, "--resume '" + g.string() + "'");
-  EXPECT_EQ(runs_by_id(g)["run000"]["state"].as<std::string>(), "pending");
+  EXPECT_EQ(
+      runs_of(g / "grid_status.yaml")["run000"]["state"].as<std::string>(),
+      "pending");
   const RunResult f = run(kGridTrainer + " --resume " + g.string());
   ASSERT_EQ(f.code, 0) << f.output;
   EXPECT_HAS(f.output, "following Slurm job " + job);
@@ -270,9 +244,9 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
   }
   fs::path g;
   // Stop once a run has saved a checkpoint.
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(wait_until(
       [&] {
-        g = grid_under(d.path());
+        g = started_grid(d.path());
         if (g.empty())
           return false;
         std::error_code ec;
@@ -290,7 +264,7 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130) << read(log);
   EXPECT_HAS(read(log), "cancelling Slurm job");
-  auto runs = runs_by_id(g);
+  auto runs = runs_of(g / "grid_status.yaml");
   int interrupted = 0;
   for (const auto& [id, r] : runs) {
     const std::string state = r["state"].as<std::string>();
@@ -301,7 +275,7 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
   const RunResult r = run(kGridTrainer + " --resume " + g.string());
   ASSERT_EQ(r.code, 0) << r.output;
   expect_all_finished(g, 400);
-  runs = runs_by_id(g);
+  runs = runs_of(g / "grid_status.yaml");
   bool resumed = false;
   for (const auto& [id, run] : runs)
     resumed = resumed || read(g / "runs" / (id + ".log")).find("'--resume'") !=
@@ -336,7 +310,7 @@ TEST(SlurmGrid, MissingSbatchAndBadSettingsAreClearErrors) {
           "/exp --time '1 day'");
   EXPECT_EQ(r.code, 3) << r.output;
   EXPECT_HAS(r.output, "--time: [1 day] is not a Slurm partition or time");
-  EXPECT_TRUE(grid_under(d.path()).empty()) << "a grid folder was made";
+  EXPECT_TRUE(started_grid(d.path()).empty()) << "a grid folder was made";
 }
 
 }  // namespace grid_slurm_test

@@ -433,7 +433,9 @@ std::vector<std::string> child_args(const GridStatus& status,
 void find_experiment(const std::string& grid_dir, GridRun& r) {
   const fs::path root(grid_dir);
   std::error_code ec;
-  if (r.folder.empty() || !fs::is_directory(root / r.folder, ec)) {
+  // The newest folder of the run: a resumed run keeps its folder, a run
+  // restarted without a checkpoint has a newer one.
+  {
     std::string best;
     for (auto p = fs::directory_iterator(root, ec);
          !ec && p != fs::directory_iterator(); p.increment(ec)) {
