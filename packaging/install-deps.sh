@@ -20,6 +20,7 @@ packages=(
   python3-torch           # tests: Python's torch reads a C++ checkpoint (docs/interop.md)
   python3-matplotlib      # tests: the statistics plot of docs/interop.md
   python3-protobuf python3-crc32c  # the TensorBoard test decodes the event files with them
+  slurm-wlm               # tests: mip-grid-trainer --launcher slurm on a one-node Slurm the test starts (slurmctld, slurmd, sbatch); skipped without it
 )
 
 SUDO=""

@@ -17,6 +17,7 @@
 
 #include <mip/core/text.hpp>
 
+#include "common/grid_status.hpp"
 #include "common/worker_runs.hpp"
 
 namespace mip {
@@ -26,7 +27,10 @@ namespace fs = std::filesystem;
 using test::read;
 using test::run;
 using test::RunResult;
+using test::runs_of;
+using test::started_grid;
 using test::TempDir;
+using test::wait_until;
 
 const std::string kGridTrainer = test::kBin + "/mip-grid-trainer";
 const std::string kGridTrainerGpu = test::kBin + "/mip-grid-trainer-gpu";
@@ -58,15 +62,6 @@ std::string grid_file(const TempDir& d,
                            "  trainer: mip-online-trainer\n");
 }
 
-/// A grid folder `<root>/exp_*`, or an empty path while there is none.
-fs::path started_grid(const fs::path& root) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.path().filename().string().rfind("exp_", 0) == 0)
-      return e.path();
-  return {};
-}
-
 /// The only grid folder `<root>/exp_*`.
 fs::path grid_folder(const fs::path& root) {
   std::vector<fs::path> found;
@@ -75,16 +70,6 @@ fs::path grid_folder(const fs::path& root) {
       found.push_back(e.path());
   EXPECT_EQ(found.size(), 1u) << "grid folders under " << root;
   return found.empty() ? fs::path() : found[0];
-}
-
-/// The runs of a grid status file, by id.
-std::map<std::string, YAML::Node> runs_of(const fs::path& file) {
-  std::map<std::string, YAML::Node> runs;
-  const YAML::Node root = YAML::LoadFile(file.string());
-  const YAML::Node list = root["runs"];
-  for (size_t k = 0; k < list.size(); ++k)
-    runs.emplace(list[k]["id"].as<std::string>(), list[k]);
-  return runs;
 }
 
 /// A value of a YAML file at a dotted path.
@@ -134,19 +119,6 @@ pid_t child_pid(const fs::path& grid, const std::string& id) {
       return static_cast<pid_t>(std::stol(name));
   }
   return 0;
-}
-
-/// Waits up to `seconds` for `done()`.
-template <typename F>
-bool wait_until(F&& done, double seconds) {
-  const auto end =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 /// The experiment folder of run `id` (from grid_status.yaml).
@@ -442,6 +414,46 @@ TEST(GridTrainer, DryRunAndGridFileErrors) {
                           " --dry-run --sweep training.optimizer.lr");
   EXPECT_EQ(s.code, 2);
   EXPECT_HAS(s.output, "--sweep [training.optimizer.lr]: expected");
+}
+
+}  // namespace grid_test
+}  // namespace mip
+
+namespace mip {
+namespace grid_test {
+
+// --timeout: a run that takes longer gets SIGTERM, saves and stops; it is
+// failed with cause timeout and resumable; a run within its time finishes.
+TEST(GridTrainer, TimeoutStopsTheRunWithSigtermAndFailsIt) {
+  TempDir d;
+  const std::string grid = grid_file(
+      d,
+      "  - default_configs: " + test::kSerialRecall +
+          "\n"
+          "    overwrite:\n"
+          "      training: {terminal_conditions: {episode_limit: 1000000}}\n",
+      1, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult r = run(kGridTrainer + " --config " + grid + " --expdir " +
+                          d.str() + "/exp --timeout 5");
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_LT(took, 20.0) << "stopped by SIGTERM, not after the 20 s grace";
+  const fs::path g = grid_folder(d.path());
+  auto runs = runs_of(g / "grid_status.yaml");
+  const YAML::Node run0 = runs["run000"];
+  EXPECT_EQ(run0["state"].as<std::string>(), "failed");
+  EXPECT_TRUE(run0["timed_out"] && run0["timed_out"].as<bool>());
+  EXPECT_HAS(run0["cause"].as<std::string>(),
+             "timeout after 5 s (stopped with SIGTERM)");
+  // The trainer saved and stopped as on Ctrl-C: resumable.
+  EXPECT_EQ(run0["exit_code"].as<int>(), 130);
+  const fs::path folder = folder_of(g, "run000");
+  ASSERT_FALSE(folder.empty());
+  EXPECT_TRUE(fs::exists(folder / "models" / "model_last.pt"));
+  EXPECT_EQ(value_at(folder / "status.yaml", "state"), "interrupted");
 }
 
 }  // namespace grid_test

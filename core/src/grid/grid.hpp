@@ -32,6 +32,17 @@ struct GridRun {
   std::string cpus;   ///< "0-1"
   std::string gpu;    ///< CUDA_VISIBLE_DEVICES given ("" on CPU)
   std::string model;  ///< tester: the experiment folder tested (relative)
+  std::string job;    ///< Slurm: "<job id>_<array index>" of its last task
+  std::string node;   ///< Slurm: the node it ran on
+};
+
+/// The Slurm launcher's settings (docs/grids.md, "Slurm").
+struct SlurmSettings {
+  std::string partition;  ///< "" : the cluster's default
+  std::string time;       ///< --time of each task ("" : the partition's)
+  int cpus_per_task = 1;
+  int gpus_per_task = 0;
+  std::string job;  ///< the job id of the last submission
 };
 
 /// Everything a grid worker needs to go on later (--resume) besides its runs.
@@ -45,6 +56,8 @@ struct GridSettings {
   std::vector<std::string> gpus;         ///< --gpus as given ("" detected)
   double timeout_s = 0;                  ///< 0: none
   std::vector<std::string> child_flags;  ///< --li, --ll, ... for every child
+  std::string launcher = "local";        ///< "local" or "slurm"
+  SlurmSettings slurm;                   ///< with launcher "slurm"
 };
 
 /// A grid folder's record of itself.

@@ -51,6 +51,9 @@ struct GridFile {
   int max_concurrent_runs = 0;
   std::string trainer = "mip-offline-trainer";
   double timeout_s = 0;
+  std::string launcher;  ///< "" when grid_settings does not say
+  grid::SlurmSettings slurm;
+  bool cpus_set = false, gpus_set = false;  ///< in grid_settings.slurm
 };
 
 /// "[a], [b] and [c]".
@@ -109,6 +112,19 @@ std::string resolve_config(const std::string& grid_file,
                     "] not found; looked at:" + list +
                     "\n  fix the path (relative paths are taken beside the "
                     "grid file, then in the working directory)");
+}
+
+/// A Slurm partition or time limit as written into the job script: one
+/// word of letters, digits and -_:.,
+std::string slurm_word(const std::string& what, const std::string& value) {
+  MIP_CHECK(!value.empty() &&
+                value.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_:.,") == std::string::npos,
+            ConfigError, what, ": [", value,
+            "] is not a Slurm partition or time (letters, digits and -_:., "
+            "only; times as minutes, MM:SS, HH:MM:SS or D-HH)");
+  return value;
 }
 
 int positive_int(const std::string& file,
@@ -181,9 +197,9 @@ GridFile read_grid_file(const std::string& path) {
   MIP_CHECK(settings, ConfigError, path,
             ": [grid_settings] is required, with experiment_repetitions and "
             "max_concurrent_runs (as in MI-Prometheus)");
-  check_keys(
-      path, settings, "grid_settings",
-      {"experiment_repetitions", "max_concurrent_runs", "trainer", "timeout"});
+  check_keys(path, settings, "grid_settings",
+             {"experiment_repetitions", "max_concurrent_runs", "trainer",
+              "timeout", "launcher", "slurm"});
   for (const char* k : {"experiment_repetitions", "max_concurrent_runs"})
     MIP_CHECK(settings[k], ConfigError, where(path, settings),
               ": [grid_settings.", k, "] is required (",
@@ -206,6 +222,36 @@ GridFile read_grid_file(const std::string& path) {
     }
     MIP_CHECK(g.timeout_s > 0, ConfigError, where(path, settings["timeout"]),
               ": [grid_settings.timeout] must be a number of seconds > 0");
+  }
+  if (const YAML::Node l = settings["launcher"]) {
+    g.launcher = l.Scalar();
+    MIP_CHECK(g.launcher == "local" || g.launcher == "slurm", ConfigError,
+              where(path, l),
+              ": [grid_settings.launcher] must be local or "
+              "slurm, got [",
+              g.launcher, "]");
+  }
+  if (const YAML::Node sl = settings["slurm"]) {
+    check_keys(path, sl, "grid_settings.slurm",
+               {"partition", "time", "cpus_per_task", "gpus_per_task"});
+    if (sl["partition"])
+      g.slurm.partition = slurm_word(
+          where(path, sl["partition"]) + ": [grid_settings.slurm.partition]",
+          sl["partition"].Scalar());
+    if (sl["time"])
+      g.slurm.time =
+          slurm_word(where(path, sl["time"]) + ": [grid_settings.slurm.time]",
+                     sl["time"].Scalar());
+    if ((g.cpus_set = bool(sl["cpus_per_task"])))
+      g.slurm.cpus_per_task =
+          positive_int(path, sl["cpus_per_task"],
+                       "grid_settings.slurm.cpus_per_task", false);
+    if ((g.gpus_set = bool(sl["gpus_per_task"])))
+      g.slurm.gpus_per_task = positive_int(
+          path, sl["gpus_per_task"], "grid_settings.slurm.gpus_per_task", true);
+    MIP_CHECK(g.slurm.gpus_per_task >= 0, ConfigError,
+              where(path, sl["gpus_per_task"]),
+              ": [grid_settings.slurm.gpus_per_task] must be >= 0");
   }
   return g;
 }
@@ -387,7 +433,9 @@ std::vector<std::string> child_args(const GridStatus& status,
 void find_experiment(const std::string& grid_dir, GridRun& r) {
   const fs::path root(grid_dir);
   std::error_code ec;
-  if (r.folder.empty() || !fs::is_directory(root / r.folder, ec)) {
+  // The newest folder of the run: a resumed run keeps its folder, a run
+  // restarted without a checkpoint has a newer one.
+  {
     std::string best;
     for (auto p = fs::directory_iterator(root, ec);
          !ec && p != fs::directory_iterator(); p.increment(ec)) {
@@ -430,6 +478,9 @@ struct Options {
   int tensorboard = -1;
   double timeout_s = 0;
   bool gpu = false, dry_run = false, lenient = false;
+  std::string launcher, partition, time;
+  int cpus_per_task = 0, gpus_per_task = -1;
+  bool no_wait = false;
 };
 
 std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
@@ -472,7 +523,20 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
     ("lenient", po::bool_switch(&o.lenient),
      "children warn about unknown configuration keys instead of failing")
     ("plugin-path", po::value(&o.plugin_paths)->composing(),
-     "extra plugin folder for every child (repeatable)");
+     "extra plugin folder for every child (repeatable)")
+    ("launcher", po::value(&o.launcher),
+     "local (default: child processes here) or slurm (one sbatch job "
+     "array; beats grid_settings.launcher)")
+    ("partition", po::value(&o.partition),
+     "slurm: the partition of every task (beats grid_settings.slurm)")
+    ("time", po::value(&o.time),
+     "slurm: the time limit of every task, e.g. 2:00:00")
+    ("cpus-per-task", po::value(&o.cpus_per_task),
+     "slurm: cores of every task (default 1); the trainer's --threads")
+    ("gpus-per-task", po::value(&o.gpus_per_task),
+     "slurm: GPUs of every task (default 0, or 1 with --gpu)")
+    ("no-wait", po::bool_switch(&o.no_wait),
+     "slurm: submit and return; --resume <grid folder> follows the job");
   // clang-format on
   po::variables_map vm;
   try {
@@ -513,6 +577,18 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
   check_savetag(o.savetag);
   if (!o.ll.empty())
     parse_log_level(o.ll);
+  MIP_CHECK(
+      o.launcher.empty() || o.launcher == "local" || o.launcher == "slurm",
+      UsageError, kTool, ": --launcher must be local or slurm, got [",
+      o.launcher, "]");
+  MIP_CHECK(!vm.count("cpus-per-task") || o.cpus_per_task > 0, UsageError,
+            kTool, ": --cpus-per-task must be > 0");
+  MIP_CHECK(!vm.count("gpus-per-task") || o.gpus_per_task >= 0, UsageError,
+            kTool, ": --gpus-per-task must be >= 0");
+  if (!o.partition.empty())
+    slurm_word("--partition", o.partition);
+  if (!o.time.empty())
+    slurm_word("--time", o.time);
   return o;
 }
 
@@ -527,6 +603,49 @@ std::vector<std::string> flags_for_children(const Options& o) {
   for (const auto& p : o.plugin_paths)
     f.insert(f.end(), {"--plugin-path", fs::absolute(p).string()});
   return f;
+}
+
+/// Refuses the Slurm launcher's options on the local one.
+void check_launcher_options(const Options& o, const std::string& launcher) {
+  MIP_CHECK(launcher == "slurm" ||
+                (!o.no_wait && o.partition.empty() && o.time.empty() &&
+                 o.cpus_per_task == 0 && o.gpus_per_task < 0),
+            UsageError, kTool,
+            ": --no-wait, --partition, --time, --cpus-per-task and "
+            "--gpus-per-task are for --launcher slurm (this grid runs on the ",
+            launcher, " launcher)");
+}
+
+/// The Slurm launcher: options beat grid_settings.slurm (also on --resume);
+/// each task's trainer gets --threads <cpus per task>, and --gpu with GPUs.
+int train_on_slurm(const Options& o,
+                   const std::string& grid_dir,
+                   GridStatus& status,
+                   const std::vector<size_t>& todo,
+                   Logger& log) {
+  grid::SlurmSettings& s = status.settings.slurm;
+  if (!o.partition.empty())
+    s.partition = o.partition;
+  if (!o.time.empty())
+    s.time = o.time;
+  if (o.cpus_per_task > 0)
+    s.cpus_per_task = o.cpus_per_task;
+  if (o.gpus_per_task >= 0)
+    s.gpus_per_task = o.gpus_per_task;
+  if (s.time.empty() && status.settings.timeout_s > 0)  // whole minutes
+    s.time = std::to_string(
+        static_cast<long>((status.settings.timeout_s + 59) / 60));
+  status.settings.gpu = s.gpus_per_task > 0;
+  grid::SlurmJob job;
+  job.wait = !o.no_wait;
+  job.worker_args = status.settings.child_flags;
+  job.worker_args.insert(job.worker_args.end(),
+                         {"--threads", std::to_string(s.cpus_per_task)});
+  if (status.settings.gpu)
+    job.worker_args.push_back("--gpu");
+  return grid::drive_slurm(
+      grid_dir, kStatusFile, status, todo, job,
+      [&](GridRun& r) { find_experiment(grid_dir, r); }, log);
 }
 
 int grid_trainer(int argc, char** argv, bool gpu_alias) {
@@ -551,6 +670,11 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
         todo.push_back(i);
     if (o.timeout_s > 0)
       status.settings.timeout_s = o.timeout_s;
+    check_launcher_options(o, status.settings.launcher);
+    MIP_CHECK(o.launcher.empty() || o.launcher == status.settings.launcher,
+              UsageError, kTool, ": --launcher ", o.launcher, ": ", grid_dir,
+              " runs on the ", status.settings.launcher,
+              " launcher (grid_status.yaml); resume it there");
     log.info("resuming " + grid_dir + ": " + std::to_string(todo.size()) +
              " of " + std::to_string(status.runs.size()) + " runs to finish");
   } else {
@@ -566,6 +690,15 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
     status.settings.gpus = o.gpus;
     status.settings.timeout_s = o.timeout_s > 0 ? o.timeout_s : g.timeout_s;
     status.settings.child_flags = flags_for_children(o);
+    status.settings.launcher =
+        !o.launcher.empty() ? o.launcher
+                            : (g.launcher.empty() ? "local" : g.launcher);
+    status.settings.slurm = g.slurm;
+    if (o.gpu && !g.gpus_set)
+      status.settings.slurm.gpus_per_task = 1;
+    check_launcher_options(o, status.settings.launcher);
+    if (status.settings.launcher == "slurm" && !o.dry_run)
+      grid::require_slurm_tools();  // before the grid folder is made
     if (o.dry_run) {
       std::cout << runs.size() << " runs (" << g.tasks.size() << " tasks x "
                 << runs.size() / (g.tasks.size() * g.repetitions)
@@ -586,7 +719,8 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
     const fs::path expdir = fs::path(expand_user(o.expdir)).lexically_normal();
     const fs::path base = expdir.has_filename() ? expdir : expdir.parent_path();
     grid_dir = create_timestamped_dir(
-        base.parent_path().string(), base.filename().string() + "_", o.savetag);
+        base.has_parent_path() ? base.parent_path().string() : ".",
+        base.filename().string() + "_", o.savetag);
     grid_dir = fs::absolute(grid_dir).lexically_normal().string();
     fs::create_directories(fs::path(grid_dir) / "runs");
     write_file_atomic((fs::path(grid_dir) / "grid_configuration.yaml").string(),
@@ -601,6 +735,8 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
              " runs of " + status.settings.worker);
   }
   status.settings.kind_tool = kTool;
+  if (status.settings.launcher == "slurm")
+    return train_on_slurm(o, grid_dir, status, todo, log);
   std::vector<std::string> notes;
   const auto slots =
       grid::make_slots(status.settings.max_concurrent_runs, status.settings.gpu,

@@ -44,6 +44,16 @@ void write_grid_status(const std::string& grid_dir,
   put(out, "timeout", s.timeout_s);
   out << YAML::Key << "child_flags" << YAML::Value << YAML::Flow
       << s.child_flags;
+  put(out, "launcher", s.launcher);
+  if (s.launcher == "slurm") {
+    out << YAML::Key << "slurm" << YAML::Value << YAML::BeginMap;
+    put_if(out, "partition", s.slurm.partition);
+    put_if(out, "time", s.slurm.time);
+    put(out, "cpus_per_task", s.slurm.cpus_per_task);
+    put(out, "gpus_per_task", s.slurm.gpus_per_task);
+    put_if(out, "job", s.slurm.job);
+    out << YAML::EndMap;
+  }
   size_t counts[5] = {0, 0, 0, 0, 0};
   const char* states[5] = {"pending", "running", "finished", "failed",
                            "interrupted"};
@@ -84,6 +94,8 @@ void write_grid_status(const std::string& grid_dir,
     put_if(out, "ended", r.ended);
     put_if(out, "cpus", r.cpus);
     put_if(out, "gpu", r.gpu);
+    put_if(out, "job", r.job);
+    put_if(out, "node", r.node);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;
@@ -115,6 +127,15 @@ GridStatus read_grid_status(const std::string& grid_dir,
     s.timeout_s = root["timeout"].as<double>(0);
     if (root["child_flags"])
       s.child_flags = root["child_flags"].as<std::vector<std::string>>();
+    if (root["launcher"])
+      s.launcher = root["launcher"].as<std::string>();
+    if (const YAML::Node sl = root["slurm"]; sl && sl.IsMap()) {
+      s.slurm.partition = text(sl, "partition");
+      s.slurm.time = text(sl, "time");
+      s.slurm.cpus_per_task = sl["cpus_per_task"].as<int>(1);
+      s.slurm.gpus_per_task = sl["gpus_per_task"].as<int>(0);
+      s.slurm.job = text(sl, "job");
+    }
     const YAML::Node runs = root["runs"];
     for (size_t k = 0; runs.IsSequence() && k < runs.size(); ++k) {
       const YAML::Node n = runs[k];
@@ -141,6 +162,8 @@ GridStatus read_grid_status(const std::string& grid_dir,
       r.ended = text(n, "ended");
       r.cpus = text(n, "cpus");
       r.gpu = text(n, "gpu");
+      r.job = text(n, "job");
+      r.node = text(n, "node");
       status.runs.push_back(r);
     }
   } catch (const YAML::Exception& e) {
