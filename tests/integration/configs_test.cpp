@@ -76,6 +76,14 @@ std::string missing_for(const std::string& problem) {
       !fs::exists("/usr/share/datasets/fashion-mnist"))
     return "/usr/share/datasets/fashion-mnist is absent (apt-get install "
            "dataset-fashion-mnist)";
+  if (problem == "CIFAR10") {
+    const char* home = std::getenv("HOME");
+    const fs::path cifar = fs::path(home ? home : "") / "data" / "cifar10";
+    if (!fs::exists(cifar / "data_batch_1.bin") &&
+        !fs::exists(cifar / "cifar-10-batches-bin" / "data_batch_1.bin"))
+      return "CIFAR-10's binary batches are not in " + cifar.string() +
+             " (nor its cifar-10-batches-bin/)";
+  }
   if (problem == "MNIST" || problem == "SequentialPixelMNIST" ||
       problem == "PermutedSequentialRowMnist") {
     const char* home = std::getenv("HOME");
