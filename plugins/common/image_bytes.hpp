@@ -50,24 +50,33 @@ inline std::string file_identity(const std::vector<std::string>& files) {
   return key;
 }
 
-/// The data set decoded from the files `key` identifies: load()'s result,
-/// decoded once while any problem of this process holds it (the cache keeps
-/// weak references: the bytes are freed with the last problem using them).
-inline std::shared_ptr<const ImageBytes> shared_image_bytes(
-    const std::string& key, const std::function<ImageBytes()>& load) {
+/// load()'s result for `key`, made once while any problem of this process
+/// holds it (the cache keeps weak references: the data is freed with the last
+/// problem using it). One cache per type T.
+template <typename T>
+std::shared_ptr<const T> shared_data(const std::string& key,
+                                     const std::function<T()>& load) {
   static std::mutex mutex;
-  static std::map<std::string, std::weak_ptr<const ImageBytes>> cache;
+  static std::map<std::string, std::weak_ptr<const T>> cache;
   std::lock_guard<std::mutex> lock(mutex);
   for (auto it = cache.begin(); it != cache.end();)
     it = it->second.expired() ? cache.erase(it) : std::next(it);
   if (auto held = cache[key].lock())
     return held;
-  auto made = std::make_shared<const ImageBytes>(load());
+  auto made = std::make_shared<const T>(load());
+  cache[key] = made;
+  return made;
+}
+
+/// The data set decoded from the files `key` identifies: load()'s result,
+/// decoded once while any problem of this process holds it.
+inline std::shared_ptr<const ImageBytes> shared_image_bytes(
+    const std::string& key, const std::function<ImageBytes()>& load) {
+  auto made = shared_data<ImageBytes>(key, load);
   MIP_INTERNAL_ASSERT(made->images.scalar_type() == at::kByte &&
                       made->images.dim() == 4 && made->images.is_contiguous() &&
                       made->labels.scalar_type() == at::kByte &&
                       made->labels.size(0) == made->images.size(0));
-  cache[key] = made;
   return made;
 }
 
