@@ -21,7 +21,7 @@ namespace mip {
 
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kSplitterUsage =
     "Usage: mip-index-splitter (--length N | --problem NAME [--set k=v ...])\n"
     "                          --split S [--random_sampling_off] [--seed N]\n"
     "                          [--outdir DIR] [--plugin-path DIR]\n\n"
@@ -148,7 +148,7 @@ int run_index_splitter(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (a == "-h" || a == "--help") {
-        std::cout << kUsage;
+        std::cout << kSplitterUsage;
         return kExitOk;
       }
       if (a == "--random_sampling_off" || a == "--r") {
@@ -191,7 +191,7 @@ int run_index_splitter(int argc, char** argv) {
               "give the first part's size: --split S");
     logging_set_console_level(parse_log_level(level));
   } catch (const ConfigError& e) {
-    std::cerr << "mip-index-splitter: " << e.what() << "\n\n" << kUsage;
+    std::cerr << "mip-index-splitter: " << e.what() << "\n\n" << kSplitterUsage;
     return kExitUsage;
   }
   return run_worker(
