@@ -34,6 +34,7 @@ struct GridRun {
   std::string model;  ///< tester: the experiment folder tested (relative)
   std::string job;    ///< Slurm: "<job id>_<array index>" of its last task
   std::string node;   ///< Slurm: the node it ran on
+  std::string slurm_state;  ///< Slurm: how Slurm ended it (TIMEOUT, ...)
 };
 
 /// The Slurm launcher's settings (docs/grids.md, "Slurm").
