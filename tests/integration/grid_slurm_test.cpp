@@ -127,24 +127,24 @@ std::string slurm_grid(const TempDir& d,
                        int episodes,
                        bool one_task = false,
                        int repetitions = 2) {
-  return d.write("grid.yaml",
-                 "grid_tasks:\n  - default_configs: " + test::kSerialRecall +
-                     (one_task ? std::string()
-                               : "\n  - default_configs: " +
-                                     test::kSerialRecall +
-                                     "\n    overwrite: {model: "
-                                     "{hidden_state_size: 8}}") +
-                     "\ngrid_overwrite:\n  training:\n"
-                     "    terminal_conditions: {episode_limit: " +
-                     std::to_string(episodes) +
-                     "}\n  validation:\n    partial_validation_interval: 10\n"
-                     "    problem: {size: 64}\n"
-                     "grid_settings:\n  experiment_repetitions: " +
-                     std::to_string(repetitions) +
-                     "\n  max_concurrent_runs: 2\n"
-                     "  trainer: mip-online-trainer\n"
-                     "  launcher: slurm\n"
-                     "  slurm: {partition: grid, cpus_per_task: 1}\n");
+  return d.write(
+      "grid.yaml",
+      "grid_tasks:\n  - default_configs: " + test::kSerialRecall +
+          (one_task ? std::string()
+                    : "\n  - default_configs: " + test::kSerialRecall +
+                          "\n    overwrite: {model: "
+                          "{hidden_state_size: 8}}") +
+          "\ngrid_overwrite:\n  training:\n"
+          "    terminal_conditions: {episode_limit: " +
+          std::to_string(episodes) +
+          "}\n  validation:\n    partial_validation_interval: 10\n"
+          "    problem: {size: 64}\n"
+          "grid_settings:\n  experiment_repetitions: " +
+          std::to_string(repetitions) +
+          "\n  max_concurrent_runs: 2\n"
+          "  trainer: mip-online-trainer\n"
+          "  launcher: slurm\n"
+          "  slurm: {partition: grid, cpus_per_task: 1}\n");
 }
 
 /// Every run finished in its own experiment folder, trained to `episodes`.
@@ -373,8 +373,8 @@ TEST(SlurmGrid, EndCausesOfTasksSlurmEndedComeFromSlurm) {
   ::kill(script, SIGKILL);
   ::kill(trainer, SIGKILL);
   int status = 0;
-  ASSERT_TRUE(wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
-                         60))
+  ASSERT_TRUE(
+      wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 60))
       << read(log);
   EXPECT_EQ(WEXITSTATUS(status), 1) << read(log);
   const auto runs = runs_of(g / "grid_status.yaml");
@@ -431,8 +431,8 @@ TEST(SlurmGrid, GridTesterRunsTheTestsAsAJobArray) {
   EXPECT_HAS(script, "'--model'");
   EXPECT_FALSE(fs::exists(g / "slurm_job.sh")) << "the trainer's script";
   // A second campaign while this one runs would share its records.
-  const RunResult again = run(kGridTester + " '" + g.string() +
-                              "' --launcher slurm --no-wait");
+  const RunResult again =
+      run(kGridTester + " '" + g.string() + "' --launcher slurm --no-wait");
   EXPECT_EQ(again.code, 2) << again.output;
   EXPECT_HAS(again.output, "records Slurm job " + job);
 

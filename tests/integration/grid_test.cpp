@@ -456,5 +456,60 @@ TEST(GridTrainer, TimeoutStopsTheRunWithSigtermAndFailsIt) {
   EXPECT_EQ(value_at(folder / "status.yaml", "state"), "interrupted");
 }
 
+// The shipped MAES grid (configs/maes_baselines/maes_grid_training.yaml,
+// MI-Prometheus's grid in its schema), run from another folder: --dry-run
+// lists its 18 runs on the offline trainer; shortened to one epoch of two
+// episodes (single-value sweeps), every run trains, each on its task with
+// the grid's values.
+TEST(GridTrainer, MaesBaselinesGridRunsShortened) {
+  TempDir d;
+  const std::string grid =
+      test::kSource + "/configs/maes_baselines/maes_grid_training.yaml";
+  const std::string in_d = "cd " + d.str() + " && ";
+  const RunResult dry = run(in_d + kGridTrainer + " --config " + grid +
+                            " --expdir exp --dry-run");
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  EXPECT_HAS(dry.output, "18 runs (6 tasks x 1 sweep points x 3 repetitions)");
+  EXPECT_EQ(test::occurrences(dry.output, "/mip-offline-trainer --config"),
+            18u);
+  const RunResult r = run(in_d + kGridTrainer + " --config " + grid +
+                          " --expdir exp --li 1"
+                          " --sweep training.terminal_conditions.epoch_limit=1"
+                          " --sweep training.problem.size=128"
+                          " --sweep validation.problem.size=64");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path g = grid_folder(d.path());
+  const auto runs = runs_of(g / "grid_status.yaml");
+  ASSERT_EQ(runs.size(), 18u);
+  std::set<std::string> problems;
+  for (const auto& [id, n] : runs) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(n["state"].as<std::string>(), "finished");
+    const int task = n["task"].as<int>(), rep = n["repetition"].as<int>();
+    const fs::path exp = g / n["folder"].as<std::string>();
+    const fs::path config = exp / "training_configuration.yaml";
+    EXPECT_EQ(value_at(config, "model.name"), "MAES");
+    EXPECT_EQ(value_at(config, "model.memory.num_content_bits"), "15");
+    EXPECT_EQ(value_at(config, "training.seed_torch"), std::to_string(rep));
+    EXPECT_EQ(value_at(config, "training.problem.max_sequence_length"), "20");
+    EXPECT_EQ(value_at(config, "training.curriculum_learning.must_finish"),
+              "false");
+    EXPECT_EQ(value_at(config, "validation.problem.min_sequence_length"), "21");
+    EXPECT_EQ(value_at(config, "testing.problem.max_sequence_length"),
+              task == 0 ? "99" : "101");
+    EXPECT_EQ(value_at(config, "training.terminal_conditions.epoch_limit"),
+              "1");
+    problems.insert(std::to_string(task) + " " +
+                    value_at(config, "training.problem.name"));
+    EXPECT_TRUE(fs::exists(exp / "models" / "model_best.pt"));
+  }
+  EXPECT_EQ(
+      problems,
+      (std::set<std::string>{
+          "0 SequenceComparisonCommandLines", "1 SequenceEqualityCommandLines",
+          "2 SequenceSymmetryCommandLines", "3 SkipRecallCommandLines",
+          "4 SerialRecallCommandLines", "5 ReverseRecallCommandLines"}));
+}
+
 }  // namespace grid_test
 }  // namespace mip

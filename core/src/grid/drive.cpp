@@ -197,8 +197,7 @@ void add_launcher_options(po::options_description& desc,
   // clang-format on
 }
 
-void check_launcher_options(const std::string& tool,
-                            const LauncherOptions& o) {
+void check_launcher_options(const std::string& tool, const LauncherOptions& o) {
   MIP_CHECK(
       o.launcher.empty() || o.launcher == "local" || o.launcher == "slurm",
       UsageError, tool, ": --launcher must be local or slurm, got [",

@@ -96,8 +96,7 @@ void add_launcher_options(boost::program_options::options_description& desc,
 
 /// Checks the launcher options of `tool` once parsed: --launcher's value
 /// (a UsageError), --partition and --time as slurm_word().
-void check_launcher_options(const std::string& tool,
-                            const LauncherOptions& o);
+void check_launcher_options(const std::string& tool, const LauncherOptions& o);
 
 /// Refuses the Slurm launcher's options on the local one.
 void check_launcher_fits(const std::string& tool,

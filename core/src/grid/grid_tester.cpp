@@ -125,18 +125,19 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
                      " --help)");
   }
   if (vm.count("help")) {
-    std::cout << "Usage: " << kTool
-              << " <grid folder> [--repeat N] [--max_concur_runs N] "
-                 "[options]\n       "
-              << kTool
-              << " --resume <grid folder>\n\nTests the best model of every finished "
-                 "experiment under the folder, each test in its own\nprocess "
-                 "on its own cores (or GPU); progress in <grid "
-                 "folder>/grid_test_status.yaml.\n\n"
-              << desc
-              << "\nExit codes: 0 every test passed; 1 some failed; 2 bad "
-                 "command line;\n3 no experiment to test; 130 stopped by "
-                 "Ctrl-C.\nSee docs/grids.md.\n";
+    std::cout
+        << "Usage: " << kTool
+        << " <grid folder> [--repeat N] [--max_concur_runs N] "
+           "[options]\n       "
+        << kTool
+        << " --resume <grid folder>\n\nTests the best model of every finished "
+           "experiment under the folder, each test in its own\nprocess "
+           "on its own cores (or GPU); progress in <grid "
+           "folder>/grid_test_status.yaml.\n\n"
+        << desc
+        << "\nExit codes: 0 every test passed; 1 some failed; 2 bad "
+           "command line;\n3 no experiment to test; 130 stopped by "
+           "Ctrl-C.\nSee docs/grids.md.\n";
     return std::nullopt;
   }
   if (o.folder.empty())
@@ -171,8 +172,8 @@ grid::ChildCommand test_command(const std::string& grid_dir) {
         "--model", (fs::path(grid_dir) / r.model).string(), "--savetag", r.id};
   };
   c.after = [grid_dir](GridRun& r) {
-    const std::string name = grid::newest_match(fs::path(grid_dir) / r.model,
-                                                "test_", "_" + r.id);
+    const std::string name =
+        grid::newest_match(fs::path(grid_dir) / r.model, "test_", "_" + r.id);
     if (!name.empty())
       r.folder = (fs::path(r.model) / name).string();
   };

@@ -226,9 +226,9 @@ GridFile read_grid_file(const std::string& path) {
           where(path, sl["partition"]) + ": [grid_settings.slurm.partition]",
           sl["partition"].Scalar());
     if (sl["time"])
-      g.slurm.time =
-          grid::slurm_word(where(path, sl["time"]) + ": [grid_settings.slurm.time]",
-                     sl["time"].Scalar());
+      g.slurm.time = grid::slurm_word(
+          where(path, sl["time"]) + ": [grid_settings.slurm.time]",
+          sl["time"].Scalar());
     if ((g.cpus_set = bool(sl["cpus_per_task"])))
       g.slurm.cpus_per_task =
           positive_int(path, sl["cpus_per_task"],
@@ -570,8 +570,8 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
   std::vector<size_t> todo;
   if (!o.resume.empty()) {
     grid_dir = fs::absolute(o.resume).lexically_normal().string();
-    todo = grid::resume_grid(kTool, "training", grid_dir, kStatusFile,
-                             o.launch, status, log);
+    todo = grid::resume_grid(kTool, "training", grid_dir, kStatusFile, o.launch,
+                             status, log);
     if (o.timeout_s > 0)
       status.settings.timeout_s = o.timeout_s;
   } else {

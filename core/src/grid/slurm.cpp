@@ -172,16 +172,17 @@ cd "$grid" || exit 1
   if (command.resume_checkpoints) {
     // The flags every child gets follow the fresh arguments; a run with a
     // checkpoint keeps them and continues through the worker's --resume.
-    const size_t common = status.settings.child_flags.size() + 2 +
-                          (status.settings.gpu ? 1 : 0);
-    sh += "# A run with a checkpoint continues through the worker's own "
-          "--resume.\nfolder=\n"
-          "for last in \"$grid\"/*/*/*_\"$id\"/models/model_last.pt; do\n"
-          "  [ -f \"$last\" ] && folder=${last%/models/model_last.pt}\n"
-          "done\n"
-          "if [ -n \"$folder\" ]; then\n"
-          "  args=(--resume \"$folder\" \"${args[@]: -" +
-          std::to_string(common) + "}\")\nfi\n";
+    const size_t common =
+        status.settings.child_flags.size() + 2 + (status.settings.gpu ? 1 : 0);
+    sh +=
+        "# A run with a checkpoint continues through the worker's own "
+        "--resume.\nfolder=\n"
+        "for last in \"$grid\"/*/*/*_\"$id\"/models/model_last.pt; do\n"
+        "  [ -f \"$last\" ] && folder=${last%/models/model_last.pt}\n"
+        "done\n"
+        "if [ -n \"$folder\" ]; then\n"
+        "  args=(--resume \"$folder\" \"${args[@]: -" +
+        std::to_string(common) + "}\")\nfi\n";
   }
   sh += R"sh({
   printf '=== %s started on %s (Slurm job %s_%s):' "$(date '+%F %T')" \
@@ -300,7 +301,8 @@ SlurmEnd slurm_end(const std::string& task) {
         run_command({"sacct", "--jobs", task, "--allocations", "--noheader",
                      "--parsable2", "--format", "State,ExitCode,Reason"});
     // Without accounting sacct fails ("accounting storage is disabled").
-    for (const auto& line : split_skip_empty(r.code == 0 ? r.output : "", '\n')) {
+    for (const auto& line :
+         split_skip_empty(r.code == 0 ? r.output : "", '\n')) {
       const auto f = split(trim(line), '|');
       const std::string state = split(f[0], ' ')[0];  // "CANCELLED by 0"
       if (f.size() >= 3 && !slurm_state_meaning(state).empty())
@@ -313,7 +315,8 @@ SlurmEnd slurm_end(const std::string& task) {
     const auto us = task.find('_');
     const std::string index =
         us == std::string::npos ? "" : task.substr(us + 1);
-    for (const auto& line : split_skip_empty(r.code == 0 ? r.output : "", '\n')) {
+    for (const auto& line :
+         split_skip_empty(r.code == 0 ? r.output : "", '\n')) {
       std::map<std::string, std::string> fields;
       for (const auto& word : split_skip_empty(line, ' ')) {
         const auto eq = word.find('=');
@@ -343,11 +346,12 @@ void name_slurm_end(GridRun& r, const std::string& how) {
     return;
   r.slurm_state = e.state;
   r.timed_out = r.timed_out || e.state == "TIMEOUT";
-  const bool said = e.state == "COMPLETED" ||
-                    (e.state == "FAILED" && (r.exit_code > 0 || !r.signal.empty()));
+  const bool said =
+      e.state == "COMPLETED" ||
+      (e.state == "FAILED" && (r.exit_code > 0 || !r.signal.empty()));
   if (!said)
-    r.cause = "Slurm " + e.state + ": " + slurm_state_meaning(e.state) +
-              " (" + e.detail + ")" + (how.empty() ? "" : "; " + how);
+    r.cause = "Slurm " + e.state + ": " + slurm_state_meaning(e.state) + " (" +
+              e.detail + ")" + (how.empty() ? "" : "; " + how);
 }
 
 /// Follows the runs `open` of `job` until none is queued; returns the stop
