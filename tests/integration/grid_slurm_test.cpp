@@ -242,30 +242,15 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
     GTEST_SKIP() << cluster.reason;
   const std::string grid = slurm_grid(d, 400);
   const std::string log = d.str() + "/grid.log";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    const std::string expdir = d.str() + "/exp";
-    ::execl(kGridTrainer.c_str(), kGridTrainer.c_str(), "--config",
-            grid.c_str(), "--expdir", expdir.c_str(), "--li", "50",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = test::spawn({kGridTrainer, "--config", grid, "--expdir",
+                                 d.str() + "/exp", "--li", "50"},
+                                log);
   fs::path g;
   // Stop once a run has saved a checkpoint.
   ASSERT_TRUE(wait_until(
       [&] {
         g = started_grid(d.path());
-        if (g.empty())
-          return false;
-        std::error_code ec;
-        for (auto e = fs::recursive_directory_iterator(g, ec);
-             !ec && e != fs::recursive_directory_iterator(); e.increment(ec))
-          if (e->path().filename() == "model_last.pt")
-            return true;
-        return false;
+        return !g.empty() && test::has_checkpoint(g);
       },
       60))
       << read(log);
@@ -294,23 +279,6 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
   EXPECT_TRUE(resumed) << "no run continued through the trainer's --resume";
 }
 
-/// The pid of the process whose command line holds `--savetag <id>` and
-/// `grid` (0 when none).
-pid_t worker_pid(const fs::path& grid, const std::string& id) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    std::string cmd = read(e.path() / "cmdline");
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    if (cmd.find("--savetag " + id) != std::string::npos &&
-        cmd.find(grid.string()) != std::string::npos)
-      return static_cast<pid_t>(std::stol(name));
-  }
-  return 0;
-}
-
 /// The parent of process `pid` (/proc/<pid>/stat), or 0.
 pid_t parent_of(pid_t pid) {
   const std::string stat = read("/proc/" + std::to_string(pid) + "/stat");
@@ -332,32 +300,16 @@ TEST(SlurmGrid, EndCausesOfTasksSlurmEndedComeFromSlurm) {
     GTEST_SKIP() << cluster.reason;
   const std::string grid = slurm_grid(d, 100000, true, 3);
   const std::string log = d.str() + "/grid.log";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    const std::string expdir = d.str() + "/exp";
-    ::execl(kGridTrainer.c_str(), kGridTrainer.c_str(), "--config",
-            grid.c_str(), "--expdir", expdir.c_str(), "--li", "1000",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = test::spawn({kGridTrainer, "--config", grid, "--expdir",
+                                 d.str() + "/exp", "--li", "1000"},
+                                log);
   // Both running tasks' trainers have saved a checkpoint.
   fs::path g;
-  auto saved = [&](const std::string& id) {
-    std::error_code ec;
-    for (auto e = fs::recursive_directory_iterator(g, ec);
-         !ec && e != fs::recursive_directory_iterator(); e.increment(ec))
-      if (e->path().filename() == "model_last.pt" &&
-          e->path().string().find("_" + id + "/") != std::string::npos)
-        return true;
-    return false;
-  };
   ASSERT_TRUE(wait_until(
       [&] {
         g = started_grid(d.path());
-        return !g.empty() && saved("run000") && saved("run001");
+        return !g.empty() && test::has_checkpoint(g, "run000") &&
+               test::has_checkpoint(g, "run001");
       },
       60))
       << read(log);
@@ -366,7 +318,7 @@ TEST(SlurmGrid, EndCausesOfTasksSlurmEndedComeFromSlurm) {
           .as<std::string>();
   EXPECT_EQ(run("scancel " + job + "_2").code, 0);  // pending: first
   EXPECT_EQ(run("scancel " + job + "_0").code, 0);
-  const pid_t trainer = worker_pid(g, "run001");
+  const pid_t trainer = test::child_pid(g, "run001");
   ASSERT_NE(trainer, 0);
   const pid_t script = parent_of(trainer);
   ASSERT_NE(script, 0);

@@ -80,47 +80,6 @@ std::string value_at(const fs::path& file, const std::string& path) {
   return n ? n.as<std::string>() : "(absent)";
 }
 
-/// Starts `argv` with its output in `log`; returns its pid.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-/// Waits for `pid`; its exit code (128 + signal when killed).
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// The pid of the running child whose command line holds `--savetag <id>`
-/// under `grid` (0 when none).
-pid_t child_pid(const fs::path& grid, const std::string& id) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    std::string cmd = read(e.path() / "cmdline");
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    if (cmd.find("--savetag " + id) != std::string::npos &&
-        cmd.find(grid.string()) != std::string::npos)
-      return static_cast<pid_t>(std::stol(name));
-  }
-  return 0;
-}
-
 /// The experiment folder of run `id` (from grid_status.yaml).
 fs::path folder_of(const fs::path& grid, const std::string& id) {
   const auto runs = runs_of(grid / "grid_status.yaml");
@@ -228,9 +187,10 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
           "    overwrite:\n"
           "      training: {terminal_conditions: {episode_limit: 400}}\n",
       1, 2);
-  const pid_t grid_pid = spawn({kGridTrainer, "--config", grid, "--expdir",
-                                d.str() + "/exp", "--li", "50"},
-                               d.str() + "/grid.log");
+  const pid_t grid_pid =
+      test::spawn({kGridTrainer, "--config", grid, "--expdir", d.str() + "/exp",
+                   "--li", "50"},
+                  d.str() + "/grid.log");
   fs::path g;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -248,7 +208,7 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
              !ec && e != fs::directory_iterator(); e.increment(ec))
           if (e->path().string().find("_run001") != std::string::npos &&
               fs::exists(e->path() / "models" / "model_last.pt"))
-            return (victim = child_pid(g, "run001")) != 0;
+            return (victim = test::child_pid(g, "run001")) != 0;
         return false;
       },
       60))
@@ -257,7 +217,7 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
   const std::string status =
       read("/proc/" + std::to_string(victim) + "/status");
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
-  EXPECT_EQ(wait_for(grid_pid), 1) << read(d.path() / "grid.log");
+  EXPECT_EQ(test::wait_for(grid_pid), 1) << read(d.path() / "grid.log");
   auto runs = runs_of(g / "grid_status.yaml");
   EXPECT_HAS(status, "Cpus_allowed_list:\t" +
                          runs["run001"]["cpus"].as<std::string>() + "\n");
@@ -294,9 +254,9 @@ TEST(GridTrainer, SigintStopsChildrenResumably) {
           "    overwrite:\n"
           "      training: {terminal_conditions: {episode_limit: 300}}\n",
       2, 2);
-  const pid_t grid_pid =
-      spawn({kGridTrainer, "--config", grid, "--expdir", d.str() + "/exp"},
-            d.str() + "/grid.log");
+  const pid_t grid_pid = test::spawn(
+      {kGridTrainer, "--config", grid, "--expdir", d.str() + "/exp"},
+      d.str() + "/grid.log");
   fs::path g;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -315,7 +275,7 @@ TEST(GridTrainer, SigintStopsChildrenResumably) {
       60));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(grid_pid, SIGINT);
-  EXPECT_EQ(wait_for(grid_pid), 130) << read(d.path() / "grid.log");
+  EXPECT_EQ(test::wait_for(grid_pid), 130) << read(d.path() / "grid.log");
   auto runs = runs_of(g / "grid_status.yaml");
   for (const char* id : {"run000", "run001"}) {
     const std::string state = runs[id]["state"].as<std::string>();
