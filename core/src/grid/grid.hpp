@@ -90,7 +90,7 @@ std::vector<Slot> make_slots(int max_concurrent,
                              const std::vector<std::string>& gpus,
                              std::vector<std::string>& notes);
 
-/// "0-3,6" for a list of cores.
+/// "0-3,6" for a sorted list of cores (or array indices).
 std::string cpu_list(const std::vector<int>& cpus);
 
 /// A child to start: its program (absolute), arguments (argv[1..]) and log.

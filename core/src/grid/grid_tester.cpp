@@ -137,7 +137,7 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
         << desc
         << "\nExit codes: 0 every test passed; 1 some failed; 2 bad "
            "command line;\n3 no experiment to test; 130 stopped by "
-           "Ctrl-C.\nSee docs/grids.md.\n";
+           "Ctrl-C (--resume continues).\nSee docs/grids.md.\n";
     return std::nullopt;
   }
   if (o.folder.empty())

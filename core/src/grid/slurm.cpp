@@ -156,7 +156,7 @@ std::string job_script(const std::string& grid_dir,
   for (size_t k = 0; k < n; ++k) {
     const GridRun& r = status.runs[k];
     sh += "  " + std::to_string(k) + ") id=" + sh_quote(r.id) +
-          " log=" + sh_quote(r.log) + " exit=" + sh_quote(exit_record(r)) +
+          " log=" + sh_quote(r.log) + " record=" + sh_quote(exit_record(r)) +
           "\n     args=(";
     const auto a = child_args(grid_dir, status.settings, fresh_command, r,
                               static_cast<size_t>(s.cpus_per_task));
@@ -203,8 +203,8 @@ while :; do
   [ "$interrupted" = 1 ] || break
 done
 printf 'exit_code: %s\nnode: %s\nended: %s\n' "$code" "$(hostname)" \
-  "$(date '+%F %T')" >"$grid/$exit.tmp"
-mv -f "$grid/$exit.tmp" "$grid/$exit"
+  "$(date '+%F %T')" >"$grid/$record.tmp"
+mv -f "$grid/$record.tmp" "$grid/$record"
 exit "$code"
 )sh";
   return sh;
@@ -545,12 +545,13 @@ int drive_slurm(const std::string& grid_dir,
   write_file_atomic(script.string(), job_script(grid_dir, status, command));
   fs::permissions(script, fs::perms::owner_exec | fs::perms::group_exec,
                   fs::perm_options::add);
-  std::string array;
+  std::vector<int> indices;
   for (size_t i : submit) {
-    array += (array.empty() ? "" : ",") + std::to_string(i);
+    indices.push_back(static_cast<int>(i));
     std::error_code ec;
     fs::remove(root / exit_record(status.runs[i]), ec);
   }
+  std::string array = cpu_list(indices);  // "0-3,6", as sbatch --array reads it
   if (status.settings.max_concurrent_runs > 0)
     array += "%" + std::to_string(status.settings.max_concurrent_runs);
   const CommandResult r = run_command(
