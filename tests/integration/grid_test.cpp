@@ -174,7 +174,8 @@ TEST(GridTrainer, TasksSweepsAndRepetitionsAllFinishThenGridTesterTestsThem) {
 }
 
 // A child killed with SIGKILL mid-run is failed with its signal, the other
-// finishes; --resume continues it in its own folder.
+// finishes; --resume continues it in its own folder. Then the grid tester's
+// --resume runs its failed tests again.
 TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
   TempDir d;
   const std::string grid = grid_file(
@@ -241,6 +242,28 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
       test::csv_column(killed / "training_statistics.csv", "episode");
   ASSERT_FALSE(episodes.empty());
   EXPECT_EQ(episodes.back(), 399);
+
+  // The grid tester: every test over its --timeout (a tester needs longer
+  // than 0.3 s only to start) is failed; --resume runs them again.
+  const RunResult t =
+      run(kGridTester + " " + g.string() + " --timeout 0.3 --li 10");
+  EXPECT_EQ(t.code, 1) << t.output;
+  auto tests = runs_of(g / "grid_test_status.yaml");
+  ASSERT_EQ(tests.size(), 2u);
+  for (const auto& [id, n] : tests)
+    EXPECT_HAS(n["cause"].as<std::string>(), "timeout after 0.3 s") << id;
+  const RunResult rt =
+      run(kGridTester + " --resume " + g.string() + " --timeout 120");
+  ASSERT_EQ(rt.code, 0) << rt.output;
+  EXPECT_HAS(rt.output, "2 of 2 to finish");
+  tests = runs_of(g / "grid_test_status.yaml");
+  for (const auto& [id, n] : tests) {
+    EXPECT_EQ(n["state"].as<std::string>(), "finished") << id;
+    EXPECT_EQ(n["attempts"].as<int>(), 2) << id;
+    EXPECT_TRUE(fs::exists(g / n["folder"].as<std::string>() /
+                           "testing_set_agg_statistics.csv"))
+        << id;
+  }
 }
 
 // Ctrl-C (SIGINT to the grid) stops every child resumably; --resume
