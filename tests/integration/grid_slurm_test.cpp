@@ -3,7 +3,9 @@
 // spool in a temporary folder, stopped at the end): the job array runs every
 // run into the same grid folder layout as the local launcher; --no-wait
 // returns with the job id and --resume follows the job; Ctrl-C cancels the
-// job (scancel) resumably and --resume resubmits only the unfinished runs.
+// job (scancel) resumably and --resume resubmits only the unfinished runs;
+// tasks Slurm ended (scancel, a killed script) get Slurm's state as their
+// cause; mip-grid-tester --launcher slurm runs the tests as a job array.
 // Skipped where Slurm cannot run (not root, slurm-wlm not installed).
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -35,6 +38,7 @@ using test::TempDir;
 using test::wait_until;
 
 const std::string kGridTrainer = test::kBin + "/mip-grid-trainer";
+const std::string kGridTester = test::kBin + "/mip-grid-tester";
 
 /// A Slurm cluster of one node (this machine) for one test: started by the
 /// constructor, stopped by the destructor (also when the test fails).
@@ -117,23 +121,30 @@ class SlurmCluster {
   bool started_ = false;
 };
 
-/// A serial-recall grid: `episodes` per run, 2 tasks x 2 repetitions, 2
-/// tasks at a time.
-std::string slurm_grid(const TempDir& d, int episodes) {
-  return d.write("grid.yaml",
-                 "grid_tasks:\n  - default_configs: " + test::kSerialRecall +
-                     "\n  - default_configs: " + test::kSerialRecall +
-                     "\n    overwrite: {model: {hidden_state_size: 8}}\n"
-                     "grid_overwrite:\n  training:\n"
-                     "    terminal_conditions: {episode_limit: " +
-                     std::to_string(episodes) +
-                     "}\n  validation:\n    partial_validation_interval: 10\n"
-                     "    problem: {size: 64}\n"
-                     "grid_settings:\n  experiment_repetitions: 2\n"
-                     "  max_concurrent_runs: 2\n"
-                     "  trainer: mip-online-trainer\n"
-                     "  launcher: slurm\n"
-                     "  slurm: {partition: grid, cpus_per_task: 1}\n");
+/// A serial-recall grid: `episodes` per run, 2 tasks (1 with `one_task`) x
+/// `repetitions`, 2 tasks at a time.
+std::string slurm_grid(const TempDir& d,
+                       int episodes,
+                       bool one_task = false,
+                       int repetitions = 2) {
+  return d.write(
+      "grid.yaml",
+      "grid_tasks:\n  - default_configs: " + test::kSerialRecall +
+          (one_task ? std::string()
+                    : "\n  - default_configs: " + test::kSerialRecall +
+                          "\n    overwrite: {model: "
+                          "{hidden_state_size: 8}}") +
+          "\ngrid_overwrite:\n  training:\n"
+          "    terminal_conditions: {episode_limit: " +
+          std::to_string(episodes) +
+          "}\n  validation:\n    partial_validation_interval: 10\n"
+          "    problem: {size: 64}\n"
+          "grid_settings:\n  experiment_repetitions: " +
+          std::to_string(repetitions) +
+          "\n  max_concurrent_runs: 2\n"
+          "  trainer: mip-online-trainer\n"
+          "  launcher: slurm\n"
+          "  slurm: {partition: grid, cpus_per_task: 1}\n");
 }
 
 /// Every run finished in its own experiment folder, trained to `episodes`.
@@ -231,30 +242,15 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
     GTEST_SKIP() << cluster.reason;
   const std::string grid = slurm_grid(d, 400);
   const std::string log = d.str() + "/grid.log";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    const std::string expdir = d.str() + "/exp";
-    ::execl(kGridTrainer.c_str(), kGridTrainer.c_str(), "--config",
-            grid.c_str(), "--expdir", expdir.c_str(), "--li", "50",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = test::spawn({kGridTrainer, "--config", grid, "--expdir",
+                                 d.str() + "/exp", "--li", "50"},
+                                log);
   fs::path g;
   // Stop once a run has saved a checkpoint.
   ASSERT_TRUE(wait_until(
       [&] {
         g = started_grid(d.path());
-        if (g.empty())
-          return false;
-        std::error_code ec;
-        for (auto e = fs::recursive_directory_iterator(g, ec);
-             !ec && e != fs::recursive_directory_iterator(); e.increment(ec))
-          if (e->path().filename() == "model_last.pt")
-            return true;
-        return false;
+        return !g.empty() && test::has_checkpoint(g);
       },
       60))
       << read(log);
@@ -281,6 +277,143 @@ TEST(SlurmGrid, CtrlCCancelsTheJobResumeResubmitsTheUnfinished) {
     resumed = resumed || read(g / "runs" / (id + ".log")).find("'--resume'") !=
                              std::string::npos;
   EXPECT_TRUE(resumed) << "no run continued through the trainer's --resume";
+}
+
+/// The parent of process `pid` (/proc/<pid>/stat), or 0.
+pid_t parent_of(pid_t pid) {
+  const std::string stat = read("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos)
+    return 0;
+  const auto f = split_skip_empty(stat.substr(close + 1), ' ');
+  return f.size() > 1 ? static_cast<pid_t>(std::stol(f[1])) : 0;
+}
+
+// Tasks Slurm ended are named by Slurm's state (scontrol show job, this
+// cluster having no accounting): a running task cancelled with scancel (its
+// trainer saves and stops), a pending one cancelled before it started, and
+// one whose script was killed (no end record: FAILED). The grid exits 1.
+TEST(SlurmGrid, EndCausesOfTasksSlurmEndedComeFromSlurm) {
+  TempDir d;
+  SlurmCluster cluster(d.path() / "slurm");
+  if (!cluster.reason.empty())
+    GTEST_SKIP() << cluster.reason;
+  const std::string grid = slurm_grid(d, 100000, true, 3);
+  const std::string log = d.str() + "/grid.log";
+  const pid_t pid = test::spawn({kGridTrainer, "--config", grid, "--expdir",
+                                 d.str() + "/exp", "--li", "1000"},
+                                log);
+  // Both running tasks' trainers have saved a checkpoint.
+  fs::path g;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        g = started_grid(d.path());
+        return !g.empty() && test::has_checkpoint(g, "run000") &&
+               test::has_checkpoint(g, "run001");
+      },
+      60))
+      << read(log);
+  const std::string job =
+      YAML::LoadFile((g / "grid_status.yaml").string())["slurm"]["job"]
+          .as<std::string>();
+  EXPECT_EQ(run("scancel " + job + "_2").code, 0);  // pending: first
+  EXPECT_EQ(run("scancel " + job + "_0").code, 0);
+  const pid_t trainer = test::child_pid(g, "run001");
+  ASSERT_NE(trainer, 0);
+  const pid_t script = parent_of(trainer);
+  ASSERT_NE(script, 0);
+  ::kill(script, SIGKILL);
+  ::kill(trainer, SIGKILL);
+  int status = 0;
+  ASSERT_TRUE(
+      wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 60))
+      << read(log);
+  EXPECT_EQ(WEXITSTATUS(status), 1) << read(log);
+  const auto runs = runs_of(g / "grid_status.yaml");
+  const YAML::Node cancelled = runs.at("run000"), killed = runs.at("run001"),
+                   never = runs.at("run002");
+  EXPECT_EQ(cancelled["state"].as<std::string>(), "failed");
+  EXPECT_EQ(cancelled["slurm_state"].as<std::string>(), "CANCELLED");
+  EXPECT_HAS(cancelled["cause"].as<std::string>(),
+             "Slurm CANCELLED: cancelled (scancel, or an administrator) "
+             "(scontrol:");
+  // The trainer got SIGTERM from Slurm, saved and stopped: resumable.
+  EXPECT_HAS(cancelled["cause"].as<std::string>(),
+             "exit code 130: stopped after saving");
+  EXPECT_EQ(killed["state"].as<std::string>(), "failed");
+  EXPECT_EQ(killed["slurm_state"].as<std::string>(), "FAILED");
+  EXPECT_HAS(killed["cause"].as<std::string>(), "ExitCode=0:9");
+  EXPECT_HAS(killed["cause"].as<std::string>(),
+             "killed before it wrote its end record");
+  EXPECT_EQ(never["state"].as<std::string>(), "failed");
+  EXPECT_EQ(never["slurm_state"].as<std::string>(), "CANCELLED");
+  EXPECT_HAS(never["cause"].as<std::string>(), "before it started");
+  EXPECT_FALSE(never["started"]) << "run002 never started";
+  EXPECT_HAS(read(log), "run000 failed: Slurm CANCELLED");
+}
+
+// mip-grid-tester --launcher slurm: the tests of a grid trained locally, as
+// one job array (--repeat 2, --max_concur_runs 1 its %1); --no-wait returns
+// at once and --resume follows the job until every test is recorded.
+TEST(SlurmGrid, GridTesterRunsTheTestsAsAJobArray) {
+  TempDir d;
+  SlurmCluster cluster(d.path() / "slurm");
+  if (!cluster.reason.empty())
+    GTEST_SKIP() << cluster.reason;
+  const std::string grid = slurm_grid(d, 30, true);
+  const RunResult t = run(kGridTrainer + " --config " + grid + " --expdir '" +
+                          d.str() + "/with space/exp' --launcher local");
+  ASSERT_EQ(t.code, 0) << t.output;
+  const fs::path g = started_grid(d.path() / "with space");
+  ASSERT_FALSE(g.empty());
+  const RunResult r =
+      run(kGridTester + " '" + g.string() +
+          "' --launcher slurm --repeat 2 --max_concur_runs 1 --partition "
+          "grid --time 5 --li 10 --no-wait");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path status = g / "grid_test_status.yaml";
+  const std::string job =
+      YAML::LoadFile(status.string())["slurm"]["job"].as<std::string>();
+  EXPECT_HAS(r.output, "submitted Slurm job " + job);
+  EXPECT_HAS(r.output, "mip-grid-tester --resume '" + g.string() + "'");
+  const std::string script = read(g / "slurm_test_job.sh");
+  EXPECT_HAS(script, "#SBATCH --array=0-3%1\n");
+  EXPECT_HAS(script, "#SBATCH --partition=grid\n");
+  EXPECT_HAS(script, "#SBATCH --time=5\n");
+  EXPECT_HAS(script, "'--model'");
+  EXPECT_FALSE(fs::exists(g / "slurm_job.sh")) << "the trainer's script";
+  // A second campaign while this one runs would share its records.
+  const RunResult again =
+      run(kGridTester + " '" + g.string() + "' --launcher slurm --no-wait");
+  EXPECT_EQ(again.code, 2) << again.output;
+  EXPECT_HAS(again.output, "records Slurm job " + job);
+
+  const RunResult f = run(kGridTester + " --resume '" + g.string() + "'");
+  ASSERT_EQ(f.code, 0) << f.output;
+  EXPECT_HAS(f.output, "following Slurm job " + job);
+  const auto tests = runs_of(status);
+  ASSERT_EQ(tests.size(), 4u);
+  std::map<std::string, int> per_model;
+  for (const auto& [id, n] : tests) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(n["state"].as<std::string>(), "finished");
+    EXPECT_EQ(n["job"].as<std::string>(),
+              job + "_" + std::to_string(std::stoi(id.substr(4))));
+    per_model[n["model"].as<std::string>()] += 1;
+    ASSERT_TRUE(n["folder"]);
+    const fs::path folder = g / n["folder"].as<std::string>();
+    EXPECT_HAS(folder.filename().string(), "_" + id);
+    EXPECT_TRUE(fs::exists(folder / "testing_set_agg_statistics.csv"))
+        << folder;
+    const std::string tlog = read(g / "tests" / (id + ".log"));
+    EXPECT_HAS(tlog, "Slurm job " + job);
+    EXPECT_HAS(tlog, "'--threads' '1'");
+  }
+  ASSERT_EQ(per_model.size(), 2u);  // both experiments, each tested twice
+  for (const auto& [model, count] : per_model)
+    EXPECT_EQ(count, 2) << model;
+  EXPECT_EQ(YAML::LoadFile(status.string())["slurm"]["job"].as<std::string>(),
+            job);  // nothing submitted again
 }
 
 // Without sbatch on PATH, and with a typo in grid_settings.slurm: errors

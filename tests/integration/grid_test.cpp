@@ -80,47 +80,6 @@ std::string value_at(const fs::path& file, const std::string& path) {
   return n ? n.as<std::string>() : "(absent)";
 }
 
-/// Starts `argv` with its output in `log`; returns its pid.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-/// Waits for `pid`; its exit code (128 + signal when killed).
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// The pid of the running child whose command line holds `--savetag <id>`
-/// under `grid` (0 when none).
-pid_t child_pid(const fs::path& grid, const std::string& id) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    std::string cmd = read(e.path() / "cmdline");
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    if (cmd.find("--savetag " + id) != std::string::npos &&
-        cmd.find(grid.string()) != std::string::npos)
-      return static_cast<pid_t>(std::stol(name));
-  }
-  return 0;
-}
-
 /// The experiment folder of run `id` (from grid_status.yaml).
 fs::path folder_of(const fs::path& grid, const std::string& id) {
   const auto runs = runs_of(grid / "grid_status.yaml");
@@ -215,7 +174,8 @@ TEST(GridTrainer, TasksSweepsAndRepetitionsAllFinishThenGridTesterTestsThem) {
 }
 
 // A child killed with SIGKILL mid-run is failed with its signal, the other
-// finishes; --resume continues it in its own folder.
+// finishes; --resume continues it in its own folder. Then the grid tester's
+// --resume runs its failed tests again.
 TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
   TempDir d;
   const std::string grid = grid_file(
@@ -228,9 +188,10 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
           "    overwrite:\n"
           "      training: {terminal_conditions: {episode_limit: 400}}\n",
       1, 2);
-  const pid_t grid_pid = spawn({kGridTrainer, "--config", grid, "--expdir",
-                                d.str() + "/exp", "--li", "50"},
-                               d.str() + "/grid.log");
+  const pid_t grid_pid =
+      test::spawn({kGridTrainer, "--config", grid, "--expdir", d.str() + "/exp",
+                   "--li", "50"},
+                  d.str() + "/grid.log");
   fs::path g;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -248,7 +209,7 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
              !ec && e != fs::directory_iterator(); e.increment(ec))
           if (e->path().string().find("_run001") != std::string::npos &&
               fs::exists(e->path() / "models" / "model_last.pt"))
-            return (victim = child_pid(g, "run001")) != 0;
+            return (victim = test::child_pid(g, "run001")) != 0;
         return false;
       },
       60))
@@ -257,7 +218,7 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
   const std::string status =
       read("/proc/" + std::to_string(victim) + "/status");
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
-  EXPECT_EQ(wait_for(grid_pid), 1) << read(d.path() / "grid.log");
+  EXPECT_EQ(test::wait_for(grid_pid), 1) << read(d.path() / "grid.log");
   auto runs = runs_of(g / "grid_status.yaml");
   EXPECT_HAS(status, "Cpus_allowed_list:\t" +
                          runs["run001"]["cpus"].as<std::string>() + "\n");
@@ -281,6 +242,28 @@ TEST(GridTrainer, KilledChildIsFailedOthersFinishResumeCompletesIt) {
       test::csv_column(killed / "training_statistics.csv", "episode");
   ASSERT_FALSE(episodes.empty());
   EXPECT_EQ(episodes.back(), 399);
+
+  // The grid tester: every test over its --timeout (a tester needs longer
+  // than 0.3 s only to start) is failed; --resume runs them again.
+  const RunResult t =
+      run(kGridTester + " " + g.string() + " --timeout 0.3 --li 10");
+  EXPECT_EQ(t.code, 1) << t.output;
+  auto tests = runs_of(g / "grid_test_status.yaml");
+  ASSERT_EQ(tests.size(), 2u);
+  for (const auto& [id, n] : tests)
+    EXPECT_HAS(n["cause"].as<std::string>(), "timeout after 0.3 s") << id;
+  const RunResult rt =
+      run(kGridTester + " --resume " + g.string() + " --timeout 120");
+  ASSERT_EQ(rt.code, 0) << rt.output;
+  EXPECT_HAS(rt.output, "2 of 2 to finish");
+  tests = runs_of(g / "grid_test_status.yaml");
+  for (const auto& [id, n] : tests) {
+    EXPECT_EQ(n["state"].as<std::string>(), "finished") << id;
+    EXPECT_EQ(n["attempts"].as<int>(), 2) << id;
+    EXPECT_TRUE(fs::exists(g / n["folder"].as<std::string>() /
+                           "testing_set_agg_statistics.csv"))
+        << id;
+  }
 }
 
 // Ctrl-C (SIGINT to the grid) stops every child resumably; --resume
@@ -294,9 +277,9 @@ TEST(GridTrainer, SigintStopsChildrenResumably) {
           "    overwrite:\n"
           "      training: {terminal_conditions: {episode_limit: 300}}\n",
       2, 2);
-  const pid_t grid_pid =
-      spawn({kGridTrainer, "--config", grid, "--expdir", d.str() + "/exp"},
-            d.str() + "/grid.log");
+  const pid_t grid_pid = test::spawn(
+      {kGridTrainer, "--config", grid, "--expdir", d.str() + "/exp"},
+      d.str() + "/grid.log");
   fs::path g;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -315,7 +298,7 @@ TEST(GridTrainer, SigintStopsChildrenResumably) {
       60));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(grid_pid, SIGINT);
-  EXPECT_EQ(wait_for(grid_pid), 130) << read(d.path() / "grid.log");
+  EXPECT_EQ(test::wait_for(grid_pid), 130) << read(d.path() / "grid.log");
   auto runs = runs_of(g / "grid_status.yaml");
   for (const char* id : {"run000", "run001"}) {
     const std::string state = runs[id]["state"].as<std::string>();
@@ -454,6 +437,61 @@ TEST(GridTrainer, TimeoutStopsTheRunWithSigtermAndFailsIt) {
   ASSERT_FALSE(folder.empty());
   EXPECT_TRUE(fs::exists(folder / "models" / "model_last.pt"));
   EXPECT_EQ(value_at(folder / "status.yaml", "state"), "interrupted");
+}
+
+// The shipped MAES grid (configs/maes_baselines/maes_grid_training.yaml,
+// MI-Prometheus's grid in its schema), run from another folder: --dry-run
+// lists its 18 runs on the offline trainer; shortened to one epoch of two
+// episodes (single-value sweeps), every run trains, each on its task with
+// the grid's values.
+TEST(GridTrainer, MaesBaselinesGridRunsShortened) {
+  TempDir d;
+  const std::string grid =
+      test::kSource + "/configs/maes_baselines/maes_grid_training.yaml";
+  const std::string in_d = "cd " + d.str() + " && ";
+  const RunResult dry = run(in_d + kGridTrainer + " --config " + grid +
+                            " --expdir exp --dry-run");
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  EXPECT_HAS(dry.output, "18 runs (6 tasks x 1 sweep points x 3 repetitions)");
+  EXPECT_EQ(test::occurrences(dry.output, "/mip-offline-trainer --config"),
+            18u);
+  const RunResult r = run(in_d + kGridTrainer + " --config " + grid +
+                          " --expdir exp --li 1"
+                          " --sweep training.terminal_conditions.epoch_limit=1"
+                          " --sweep training.problem.size=128"
+                          " --sweep validation.problem.size=64");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path g = grid_folder(d.path());
+  const auto runs = runs_of(g / "grid_status.yaml");
+  ASSERT_EQ(runs.size(), 18u);
+  std::set<std::string> problems;
+  for (const auto& [id, n] : runs) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(n["state"].as<std::string>(), "finished");
+    const int task = n["task"].as<int>(), rep = n["repetition"].as<int>();
+    const fs::path exp = g / n["folder"].as<std::string>();
+    const fs::path config = exp / "training_configuration.yaml";
+    EXPECT_EQ(value_at(config, "model.name"), "MAES");
+    EXPECT_EQ(value_at(config, "model.memory.num_content_bits"), "15");
+    EXPECT_EQ(value_at(config, "training.seed_torch"), std::to_string(rep));
+    EXPECT_EQ(value_at(config, "training.problem.max_sequence_length"), "20");
+    EXPECT_EQ(value_at(config, "training.curriculum_learning.must_finish"),
+              "false");
+    EXPECT_EQ(value_at(config, "validation.problem.min_sequence_length"), "21");
+    EXPECT_EQ(value_at(config, "testing.problem.max_sequence_length"),
+              task == 0 ? "99" : "101");
+    EXPECT_EQ(value_at(config, "training.terminal_conditions.epoch_limit"),
+              "1");
+    problems.insert(std::to_string(task) + " " +
+                    value_at(config, "training.problem.name"));
+    EXPECT_TRUE(fs::exists(exp / "models" / "model_best.pt"));
+  }
+  EXPECT_EQ(
+      problems,
+      (std::set<std::string>{
+          "0 SequenceComparisonCommandLines", "1 SequenceEqualityCommandLines",
+          "2 SequenceSymmetryCommandLines", "3 SkipRecallCommandLines",
+          "4 SerialRecallCommandLines", "5 ReverseRecallCommandLines"}));
 }
 
 }  // namespace grid_test

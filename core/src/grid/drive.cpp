@@ -43,6 +43,7 @@ void start_attempt(GridRun& r) {
   r.ended.clear();
   r.cause.clear();
   r.signal.clear();
+  r.slurm_state.clear();
   r.exit_code = -1;
   r.timed_out = false;
 }
@@ -143,6 +144,147 @@ int drive(
   const int stop =
       run_children(todo, slots, status.settings.timeout_s, start, ended);
   return finish(grid_dir, file, status, stop, log);
+}
+
+std::vector<std::string> child_args(const std::string& grid_dir,
+                                    const GridSettings& settings,
+                                    const ChildCommand& command,
+                                    const GridRun& r,
+                                    size_t threads) {
+  const fs::path root(grid_dir);
+  std::vector<std::string> a;
+  if (command.resume_checkpoints && !r.folder.empty() &&
+      fs::is_regular_file(root / r.folder / "models" / "model_last.pt"))
+    a = {"--resume", (root / r.folder).string()};
+  else
+    a = command.fresh(r);
+  a.insert(a.end(), settings.child_flags.begin(), settings.child_flags.end());
+  a.push_back("--threads");
+  a.push_back(std::to_string(threads));
+  if (settings.gpu)
+    a.push_back("--gpu");
+  return a;
+}
+
+namespace po = boost::program_options;
+
+void add_launcher_options(po::options_description& desc,
+                          LauncherOptions& o,
+                          const std::string& tool) {
+  auto at_least = [tool](const char* flag, int least) {
+    return [tool, flag, least](int v) {
+      MIP_CHECK(v >= least, UsageError, tool, ": --", flag, " must be ",
+                least == 0 ? ">= 0" : "> 0", ", got ", v);
+    };
+  };
+  // clang-format off
+  desc.add_options()
+    ("launcher", po::value(&o.launcher),
+     "local (default: child processes here) or slurm (one sbatch job "
+     "array)")
+    ("partition", po::value(&o.partition),
+     "slurm: the partition of every task")
+    ("time", po::value(&o.time),
+     "slurm: the time limit of every task, e.g. 2:00:00")
+    ("cpus-per-task",
+     po::value(&o.cpus_per_task)->notifier(at_least("cpus-per-task", 1)),
+     "slurm: cores of every task (default 1); the child's --threads")
+    ("gpus-per-task",
+     po::value(&o.gpus_per_task)->notifier(at_least("gpus-per-task", 0)),
+     "slurm: GPUs of every task (default 0, or 1 with --gpu)")
+    ("no-wait", po::bool_switch(&o.no_wait),
+     "slurm: submit and return; --resume <grid folder> follows the job");
+  // clang-format on
+}
+
+void check_launcher_options(const std::string& tool, const LauncherOptions& o) {
+  MIP_CHECK(
+      o.launcher.empty() || o.launcher == "local" || o.launcher == "slurm",
+      UsageError, tool, ": --launcher must be local or slurm, got [",
+      o.launcher, "]");
+  if (!o.partition.empty())
+    slurm_word("--partition", o.partition);
+  if (!o.time.empty())
+    slurm_word("--time", o.time);
+}
+
+void check_launcher_fits(const std::string& tool,
+                         const LauncherOptions& o,
+                         const std::string& launcher) {
+  MIP_CHECK(launcher == "slurm" ||
+                (!o.no_wait && o.partition.empty() && o.time.empty() &&
+                 o.cpus_per_task == 0 && o.gpus_per_task < 0),
+            UsageError, tool,
+            ": --no-wait, --partition, --time, --cpus-per-task and "
+            "--gpus-per-task are for --launcher slurm (this grid runs on the ",
+            launcher, " launcher)");
+}
+
+std::vector<size_t> resume_grid(const std::string& tool,
+                                const std::string& kind,
+                                const std::string& grid_dir,
+                                const std::string& file,
+                                const LauncherOptions& o,
+                                GridStatus& status,
+                                Logger& log) {
+  status = read_grid_status(grid_dir, file);
+  MIP_CHECK(status.settings.kind == kind, ConfigError, grid_dir, "/", file,
+            " records a ", status.settings.kind, " grid; resume it with ",
+            status.settings.kind == "training" ? "mip-grid-trainer"
+                                               : "mip-grid-tester");
+  status.settings.kind_tool = tool;
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < status.runs.size(); ++i)
+    if (status.runs[i].state != "finished")
+      todo.push_back(i);
+  check_launcher_fits(tool, o, status.settings.launcher);
+  MIP_CHECK(o.launcher.empty() || o.launcher == status.settings.launcher,
+            UsageError, tool, ": --launcher ", o.launcher, ": ", grid_dir,
+            " runs on the ", status.settings.launcher, " launcher (", file,
+            "); resume it there");
+  log.info("resuming " + grid_dir + ": " + std::to_string(todo.size()) +
+           " of " + std::to_string(status.runs.size()) + " to finish");
+  return todo;
+}
+
+int launch(const std::string& grid_dir,
+           const std::string& file,
+           GridStatus& status,
+           const std::vector<size_t>& todo,
+           const LauncherOptions& o,
+           const ChildCommand& command,
+           Logger& log) {
+  GridSettings& settings = status.settings;
+  if (settings.launcher == "slurm") {
+    // The options beat grid_settings.slurm (also on --resume); each task's
+    // worker gets --threads <cpus per task>, and --gpu with GPUs.
+    SlurmSettings& s = settings.slurm;
+    if (!o.partition.empty())
+      s.partition = o.partition;
+    if (!o.time.empty())
+      s.time = o.time;
+    if (o.cpus_per_task > 0)
+      s.cpus_per_task = o.cpus_per_task;
+    if (o.gpus_per_task >= 0)
+      s.gpus_per_task = o.gpus_per_task;
+    if (s.time.empty() && settings.timeout_s > 0)  // whole minutes
+      s.time =
+          std::to_string(static_cast<long>((settings.timeout_s + 59) / 60));
+    settings.gpu = s.gpus_per_task > 0;
+    return drive_slurm(grid_dir, file, status, todo, command, !o.no_wait, log);
+  }
+  std::vector<std::string> notes;
+  const auto slots = make_slots(settings.max_concurrent_runs, settings.gpu,
+                                settings.gpus, notes);
+  for (const auto& n : notes)
+    log.warn(n);
+  return drive(
+      grid_dir, file, status, todo, slots,
+      [&](size_t i, const Slot& slot) {
+        return child_args(grid_dir, settings, command, status.runs[i],
+                          slot.cpus.size());
+      },
+      command.after, log);
 }
 
 int run_tool(const std::string& tool, const std::function<int()>& body) {

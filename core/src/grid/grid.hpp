@@ -34,6 +34,7 @@ struct GridRun {
   std::string model;  ///< tester: the experiment folder tested (relative)
   std::string job;    ///< Slurm: "<job id>_<array index>" of its last task
   std::string node;   ///< Slurm: the node it ran on
+  std::string slurm_state;  ///< Slurm: how Slurm ended it (TIMEOUT, ...)
 };
 
 /// The Slurm launcher's settings (docs/grids.md, "Slurm").
@@ -89,7 +90,7 @@ std::vector<Slot> make_slots(int max_concurrent,
                              const std::vector<std::string>& gpus,
                              std::vector<std::string>& notes);
 
-/// "0-3,6" for a list of cores.
+/// "0-3,6" for a sorted list of cores (or array indices).
 std::string cpu_list(const std::vector<int>& cpus);
 
 /// A child to start: its program (absolute), arguments (argv[1..]) and log.

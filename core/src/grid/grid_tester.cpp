@@ -1,6 +1,6 @@
 // mip-grid-tester: tests the best model of every finished experiment under a
-// grid folder, each test a mip-tester child on the local launcher;
-// grid_test_status.yaml.
+// grid folder, each test a mip-tester child on the grid trainer's launchers
+// (local or Slurm); grid_test_status.yaml; --resume.
 #include <yaml-cpp/yaml.h>
 #include <boost/program_options.hpp>
 
@@ -69,12 +69,13 @@ std::vector<fs::path> experiments(const fs::path& root,
 }
 
 struct Options {
-  std::string folder, tester = "mip-tester", ll;
+  std::string folder, tester = "mip-tester", ll, resume;
   std::vector<std::string> gpus, plugin_paths;
   int repeat = 1, max_concur_runs = -1;
   int64_t li = 100;
   double timeout_s = 0;
   bool gpu = false, dry_run = false;
+  grid::LauncherOptions launch;
 };
 
 std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
@@ -89,7 +90,12 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
     ("repeat", po::value(&o.repeat)->default_value(1),
      "test every experiment this many times")
     ("max_concur_runs", po::value(&o.max_concur_runs)->default_value(-1),
-     "tests at a time (<= 0: one per core, or per device with --gpu)")
+     "tests at a time (<= 0: one per core, or per device with --gpu; on "
+     "Slurm the array's %K, <= 0: no limit)")
+    ("resume", po::value(&o.resume),
+     "continue the tests recorded in this grid folder's "
+     "grid_test_status.yaml: the unfinished ones run again (on Slurm: "
+     "follow the job first)")
     ("tester", po::value(&o.tester)->default_value("mip-tester"),
      "the tester: a name beside this program or on PATH, or a path")
     ("gpu", po::bool_switch(&o.gpu), "one CUDA device per test")
@@ -103,6 +109,7 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
     ("plugin-path", po::value(&o.plugin_paths)->composing(),
      "extra plugin folder for every tester (repeatable)");
   // clang-format on
+  grid::add_launcher_options(desc, o.launch, kTool);
   po::positional_options_description positional;
   positional.add("folder", 1);
   po::variables_map vm;
@@ -118,25 +125,34 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
                      " --help)");
   }
   if (vm.count("help")) {
-    std::cout << "Usage: " << kTool
-              << " <grid folder> [--repeat N] [--max_concur_runs N] "
-                 "[options]\n\nTests the best model of every finished "
-                 "experiment under the folder, each test in its own\nprocess "
-                 "on its own cores (or GPU); progress in <grid "
-                 "folder>/grid_test_status.yaml.\n\n"
-              << desc
-              << "\nExit codes: 0 every test passed; 1 some failed; 2 bad "
-                 "command line;\n3 no experiment to test; 130 stopped by "
-                 "Ctrl-C.\nSee docs/grids.md.\n";
+    std::cout
+        << "Usage: " << kTool
+        << " <grid folder> [--repeat N] [--max_concur_runs N] "
+           "[options]\n       "
+        << kTool
+        << " --resume <grid folder>\n\nTests the best model of every finished "
+           "experiment under the folder, each test in its own\nprocess "
+           "on its own cores (or GPU); progress in <grid "
+           "folder>/grid_test_status.yaml.\n\n"
+        << desc
+        << "\nExit codes: 0 every test passed; 1 some failed; 2 bad "
+           "command line;\n3 no experiment to test; 130 stopped by "
+           "Ctrl-C (--resume continues).\nSee docs/grids.md.\n";
     return std::nullopt;
   }
   if (o.folder.empty())
     o.folder = expdir;
+  MIP_CHECK(o.folder.empty() || o.resume.empty(), UsageError, kTool,
+            ": --resume and a grid folder to test exclude each other (the "
+            "tests resume as they were started)");
+  if (!o.resume.empty())
+    o.folder = o.resume;
   MIP_CHECK(!o.folder.empty(), UsageError, kTool,
             ": give the grid folder, e.g. ", kTool,
             " experiments_20261124_193257");
   MIP_CHECK(fs::is_directory(o.folder), UsageError, kTool, ": [", o.folder,
             "] is not a folder; give the grid folder mip-grid-trainer made");
+  grid::check_launcher_options(kTool, o.launch);
   MIP_CHECK(o.repeat > 0, UsageError, kTool, ": --repeat must be > 0, got ",
             o.repeat);
   MIP_CHECK(o.li > 0, UsageError, kTool, ": --li must be > 0, got ", o.li);
@@ -145,6 +161,23 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
   o.gpus = split_list(gpus, ',');
   o.gpu = o.gpu || gpu_alias || !o.gpus.empty();
   return o;
+}
+
+/// How the grid tester starts a test: mip-tester on the experiment's best
+/// model; its test folder is the newest test_*_<id> of the experiment.
+grid::ChildCommand test_command(const std::string& grid_dir) {
+  grid::ChildCommand c;
+  c.fresh = [grid_dir](const GridRun& r) {
+    return std::vector<std::string>{
+        "--model", (fs::path(grid_dir) / r.model).string(), "--savetag", r.id};
+  };
+  c.after = [grid_dir](GridRun& r) {
+    const std::string name =
+        grid::newest_match(fs::path(grid_dir) / r.model, "test_", "_" + r.id);
+    if (!name.empty())
+      r.folder = (fs::path(r.model) / name).string();
+  };
+  return c;
 }
 
 int grid_tester(int argc, char** argv, bool gpu_alias) {
@@ -157,6 +190,29 @@ int grid_tester(int argc, char** argv, bool gpu_alias) {
     logging_set_console_level(parse_log_level(o.ll));
   const std::string grid_dir =
       fs::absolute(o.folder).lexically_normal().string();
+  GridStatus status;
+  std::vector<size_t> todo;
+  if (!o.resume.empty()) {
+    todo = grid::resume_grid(kTool, "testing", grid_dir, kStatusFile, o.launch,
+                             status, log);
+    if (o.timeout_s > 0)
+      status.settings.timeout_s = o.timeout_s;
+    return grid::launch(grid_dir, kStatusFile, status, todo, o.launch,
+                        test_command(grid_dir), log);
+  }
+  if (fs::is_regular_file(fs::path(grid_dir) / kStatusFile)) {
+    // A Slurm job of earlier tests that still runs would write into the
+    // same test records.
+    const GridStatus before = grid::read_grid_status(grid_dir, kStatusFile);
+    for (const auto& r : before.runs)
+      MIP_CHECK(before.settings.launcher != "slurm" ||
+                    (r.state != "pending" && r.state != "running"),
+                UsageError, kTool, ": ", grid_dir, "/", kStatusFile,
+                " records Slurm job ", before.settings.slurm.job, " with ",
+                r.id, " still ", r.state, "; follow it with ", kTool,
+                " --resume '", grid_dir, "' (or scancel ",
+                before.settings.slurm.job, " first)");
+  }
   std::vector<std::string> skipped;
   const std::vector<fs::path> found = experiments(grid_dir, skipped);
   for (const auto& s : skipped)
@@ -165,7 +221,6 @@ int grid_tester(int argc, char** argv, bool gpu_alias) {
             ": no finished experiment "
             "with models/model_best.pt under [",
             grid_dir, "]");
-  GridStatus status;
   grid::GridSettings& s = status.settings;
   s.kind = "testing";
   s.kind_tool = kTool;
@@ -180,7 +235,12 @@ int grid_tester(int argc, char** argv, bool gpu_alias) {
   for (const auto& p : o.plugin_paths)
     s.child_flags.insert(s.child_flags.end(),
                          {"--plugin-path", fs::absolute(p).string()});
-  std::vector<size_t> todo;
+  s.launcher = o.launch.launcher.empty() ? "local" : o.launch.launcher;
+  if (o.gpu)
+    s.slurm.gpus_per_task = 1;
+  grid::check_launcher_fits(kTool, o.launch, s.launcher);
+  if (s.launcher == "slurm" && !o.dry_run)
+    grid::require_slurm_tools();  // before anything is written
   for (int rep = 0; rep < o.repeat; ++rep)
     for (const auto& exp : found) {
       GridRun r;
@@ -199,32 +259,8 @@ int grid_tester(int argc, char** argv, bool gpu_alias) {
     return kExitOk;
   }
   fs::create_directories(fs::path(grid_dir) / "tests");
-  std::vector<std::string> notes;
-  const auto slots =
-      grid::make_slots(s.max_concurrent_runs, s.gpu, s.gpus, notes);
-  for (const auto& n : notes)
-    log.warn(n);
-  return grid::drive(
-      grid_dir, kStatusFile, status, todo, slots,
-      [&](size_t i, const grid::Slot& slot) {
-        const GridRun& r = status.runs[i];
-        std::vector<std::string> a = {"--model",
-                                      (fs::path(grid_dir) / r.model).string(),
-                                      "--savetag", r.id};
-        a.insert(a.end(), s.child_flags.begin(), s.child_flags.end());
-        a.push_back("--threads");
-        a.push_back(std::to_string(slot.cpus.size()));
-        if (s.gpu)
-          a.push_back("--gpu");
-        return a;
-      },
-      [&](GridRun& r) {
-        const std::string name = grid::newest_match(
-            fs::path(grid_dir) / r.model, "test_", "_" + r.id);
-        if (!name.empty())
-          r.folder = (fs::path(r.model) / name).string();
-      },
-      log);
+  return grid::launch(grid_dir, kStatusFile, status, todo, o.launch,
+                      test_command(grid_dir), log);
 }
 
 }  // namespace

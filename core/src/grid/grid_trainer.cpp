@@ -114,19 +114,6 @@ std::string resolve_config(const std::string& grid_file,
                     "grid file, then in the working directory)");
 }
 
-/// A Slurm partition or time limit as written into the job script: one
-/// word of letters, digits and -_:.,
-std::string slurm_word(const std::string& what, const std::string& value) {
-  MIP_CHECK(!value.empty() &&
-                value.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789-_:.,") == std::string::npos,
-            ConfigError, what, ": [", value,
-            "] is not a Slurm partition or time (letters, digits and -_:., "
-            "only; times as minutes, MM:SS, HH:MM:SS or D-HH)");
-  return value;
-}
-
 int positive_int(const std::string& file,
                  const YAML::Node& node,
                  const std::string& key,
@@ -235,13 +222,13 @@ GridFile read_grid_file(const std::string& path) {
     check_keys(path, sl, "grid_settings.slurm",
                {"partition", "time", "cpus_per_task", "gpus_per_task"});
     if (sl["partition"])
-      g.slurm.partition = slurm_word(
+      g.slurm.partition = grid::slurm_word(
           where(path, sl["partition"]) + ": [grid_settings.slurm.partition]",
           sl["partition"].Scalar());
     if (sl["time"])
-      g.slurm.time =
-          slurm_word(where(path, sl["time"]) + ": [grid_settings.slurm.time]",
-                     sl["time"].Scalar());
+      g.slurm.time = grid::slurm_word(
+          where(path, sl["time"]) + ": [grid_settings.slurm.time]",
+          sl["time"].Scalar());
     if ((g.cpus_set = bool(sl["cpus_per_task"])))
       g.slurm.cpus_per_task =
           positive_int(path, sl["cpus_per_task"],
@@ -402,32 +389,6 @@ std::string join_args(const std::vector<std::string>& args) {
   return s;
 }
 
-/// The child's arguments: a fresh run, or --resume of its folder.
-std::vector<std::string> child_args(const GridStatus& status,
-                                    const GridRun& r,
-                                    const std::string& grid_dir,
-                                    const grid::Slot& slot) {
-  const fs::path root(grid_dir);
-  std::vector<std::string> a;
-  const bool resumable =
-      !r.folder.empty() &&
-      fs::is_regular_file(root / r.folder / "models" / "model_last.pt");
-  if (resumable) {
-    a = {"--resume", (root / r.folder).string()};
-  } else {
-    a = {"--config",  (root / r.configuration).string(),
-         "--expdir",  grid_dir,
-         "--savetag", r.id};
-  }
-  a.insert(a.end(), status.settings.child_flags.begin(),
-           status.settings.child_flags.end());
-  a.push_back("--threads");
-  a.push_back(std::to_string(slot.cpus.size()));
-  if (status.settings.gpu)
-    a.push_back("--gpu");
-  return a;
-}
-
 /// After a child: its experiment folder (`<problem>/<model>/<ts>_<id>`) and
 /// the terminal cause its status.yaml gives.
 void find_experiment(const std::string& grid_dir, GridRun& r) {
@@ -471,6 +432,21 @@ void find_experiment(const std::string& grid_dir, GridRun& r) {
   }
 }
 
+/// How the grid trainer starts a run: from its resolved configuration, or
+/// through the trainer's --resume when its folder holds a checkpoint.
+grid::ChildCommand train_command(const std::string& grid_dir) {
+  grid::ChildCommand c;
+  c.fresh = [grid_dir](const GridRun& r) {
+    return std::vector<std::string>{
+        "--config",  (fs::path(grid_dir) / r.configuration).string(),
+        "--expdir",  grid_dir,
+        "--savetag", r.id};
+  };
+  c.resume_checkpoints = true;
+  c.after = [grid_dir](GridRun& r) { find_experiment(grid_dir, r); };
+  return c;
+}
+
 struct Options {
   std::string config, expdir = "./experiments", savetag, trainer, ll, resume;
   std::vector<std::string> sweeps, plugin_paths, gpus;
@@ -478,9 +454,7 @@ struct Options {
   int tensorboard = -1;
   double timeout_s = 0;
   bool gpu = false, dry_run = false, lenient = false;
-  std::string launcher, partition, time;
-  int cpus_per_task = 0, gpus_per_task = -1;
-  bool no_wait = false;
+  grid::LauncherOptions launch;
 };
 
 std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
@@ -523,21 +497,10 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
     ("lenient", po::bool_switch(&o.lenient),
      "children warn about unknown configuration keys instead of failing")
     ("plugin-path", po::value(&o.plugin_paths)->composing(),
-     "extra plugin folder for every child (repeatable)")
-    ("launcher", po::value(&o.launcher),
-     "local (default: child processes here) or slurm (one sbatch job "
-     "array; beats grid_settings.launcher)")
-    ("partition", po::value(&o.partition),
-     "slurm: the partition of every task (beats grid_settings.slurm)")
-    ("time", po::value(&o.time),
-     "slurm: the time limit of every task, e.g. 2:00:00")
-    ("cpus-per-task", po::value(&o.cpus_per_task),
-     "slurm: cores of every task (default 1); the trainer's --threads")
-    ("gpus-per-task", po::value(&o.gpus_per_task),
-     "slurm: GPUs of every task (default 0, or 1 with --gpu)")
-    ("no-wait", po::bool_switch(&o.no_wait),
-     "slurm: submit and return; --resume <grid folder> follows the job");
+     "extra plugin folder for every child (repeatable)");
   // clang-format on
+  // They beat grid_settings.launcher and grid_settings.slurm.
+  grid::add_launcher_options(desc, o.launch, kTool);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -577,18 +540,7 @@ std::optional<Options> parse(int argc, char** argv, bool gpu_alias) {
   check_savetag(o.savetag);
   if (!o.ll.empty())
     parse_log_level(o.ll);
-  MIP_CHECK(
-      o.launcher.empty() || o.launcher == "local" || o.launcher == "slurm",
-      UsageError, kTool, ": --launcher must be local or slurm, got [",
-      o.launcher, "]");
-  MIP_CHECK(!vm.count("cpus-per-task") || o.cpus_per_task > 0, UsageError,
-            kTool, ": --cpus-per-task must be > 0");
-  MIP_CHECK(!vm.count("gpus-per-task") || o.gpus_per_task >= 0, UsageError,
-            kTool, ": --gpus-per-task must be >= 0");
-  if (!o.partition.empty())
-    slurm_word("--partition", o.partition);
-  if (!o.time.empty())
-    slurm_word("--time", o.time);
+  grid::check_launcher_options(kTool, o.launch);
   return o;
 }
 
@@ -605,49 +557,6 @@ std::vector<std::string> flags_for_children(const Options& o) {
   return f;
 }
 
-/// Refuses the Slurm launcher's options on the local one.
-void check_launcher_options(const Options& o, const std::string& launcher) {
-  MIP_CHECK(launcher == "slurm" ||
-                (!o.no_wait && o.partition.empty() && o.time.empty() &&
-                 o.cpus_per_task == 0 && o.gpus_per_task < 0),
-            UsageError, kTool,
-            ": --no-wait, --partition, --time, --cpus-per-task and "
-            "--gpus-per-task are for --launcher slurm (this grid runs on the ",
-            launcher, " launcher)");
-}
-
-/// The Slurm launcher: options beat grid_settings.slurm (also on --resume);
-/// each task's trainer gets --threads <cpus per task>, and --gpu with GPUs.
-int train_on_slurm(const Options& o,
-                   const std::string& grid_dir,
-                   GridStatus& status,
-                   const std::vector<size_t>& todo,
-                   Logger& log) {
-  grid::SlurmSettings& s = status.settings.slurm;
-  if (!o.partition.empty())
-    s.partition = o.partition;
-  if (!o.time.empty())
-    s.time = o.time;
-  if (o.cpus_per_task > 0)
-    s.cpus_per_task = o.cpus_per_task;
-  if (o.gpus_per_task >= 0)
-    s.gpus_per_task = o.gpus_per_task;
-  if (s.time.empty() && status.settings.timeout_s > 0)  // whole minutes
-    s.time = std::to_string(
-        static_cast<long>((status.settings.timeout_s + 59) / 60));
-  status.settings.gpu = s.gpus_per_task > 0;
-  grid::SlurmJob job;
-  job.wait = !o.no_wait;
-  job.worker_args = status.settings.child_flags;
-  job.worker_args.insert(job.worker_args.end(),
-                         {"--threads", std::to_string(s.cpus_per_task)});
-  if (status.settings.gpu)
-    job.worker_args.push_back("--gpu");
-  return grid::drive_slurm(
-      grid_dir, kStatusFile, status, todo, job,
-      [&](GridRun& r) { find_experiment(grid_dir, r); }, log);
-}
-
 int grid_trainer(int argc, char** argv, bool gpu_alias) {
   const auto parsed = parse(argc, argv, gpu_alias);
   if (!parsed)
@@ -661,22 +570,10 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
   std::vector<size_t> todo;
   if (!o.resume.empty()) {
     grid_dir = fs::absolute(o.resume).lexically_normal().string();
-    status = grid::read_grid_status(grid_dir, kStatusFile);
-    MIP_CHECK(status.settings.kind == "training", ConfigError, grid_dir, "/",
-              kStatusFile, " records a ", status.settings.kind,
-              " grid; resume it with mip-grid-tester");
-    for (size_t i = 0; i < status.runs.size(); ++i)
-      if (status.runs[i].state != "finished")
-        todo.push_back(i);
+    todo = grid::resume_grid(kTool, "training", grid_dir, kStatusFile, o.launch,
+                             status, log);
     if (o.timeout_s > 0)
       status.settings.timeout_s = o.timeout_s;
-    check_launcher_options(o, status.settings.launcher);
-    MIP_CHECK(o.launcher.empty() || o.launcher == status.settings.launcher,
-              UsageError, kTool, ": --launcher ", o.launcher, ": ", grid_dir,
-              " runs on the ", status.settings.launcher,
-              " launcher (grid_status.yaml); resume it there");
-    log.info("resuming " + grid_dir + ": " + std::to_string(todo.size()) +
-             " of " + std::to_string(status.runs.size()) + " runs to finish");
   } else {
     const GridFile g = read_grid_file(o.config);
     const std::string trainer = o.trainer.empty() ? g.trainer : o.trainer;
@@ -691,12 +588,13 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
     status.settings.timeout_s = o.timeout_s > 0 ? o.timeout_s : g.timeout_s;
     status.settings.child_flags = flags_for_children(o);
     status.settings.launcher =
-        !o.launcher.empty() ? o.launcher
-                            : (g.launcher.empty() ? "local" : g.launcher);
+        !o.launch.launcher.empty()
+            ? o.launch.launcher
+            : (g.launcher.empty() ? "local" : g.launcher);
     status.settings.slurm = g.slurm;
     if (o.gpu && !g.gpus_set)
       status.settings.slurm.gpus_per_task = 1;
-    check_launcher_options(o, status.settings.launcher);
+    grid::check_launcher_fits(kTool, o.launch, status.settings.launcher);
     if (status.settings.launcher == "slurm" && !o.dry_run)
       grid::require_slurm_tools();  // before the grid folder is made
     if (o.dry_run) {
@@ -709,9 +607,10 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
                   << p.run.repetition << "  seed " << p.run.seed;
         for (const auto& [k, v] : p.run.sweep)
           std::cout << "  " << k << "=" << v;
-        grid::Slot slot{{0}, ""};
         std::cout << "\n  " << status.settings.worker << " "
-                  << join_args(child_args(status, p.run, "<grid folder>", slot))
+                  << join_args(grid::child_args(
+                         "<grid folder>", status.settings,
+                         train_command("<grid folder>"), p.run, 1))
                   << "\n";
       }
       return kExitOk;
@@ -735,20 +634,8 @@ int grid_trainer(int argc, char** argv, bool gpu_alias) {
              " runs of " + status.settings.worker);
   }
   status.settings.kind_tool = kTool;
-  if (status.settings.launcher == "slurm")
-    return train_on_slurm(o, grid_dir, status, todo, log);
-  std::vector<std::string> notes;
-  const auto slots =
-      grid::make_slots(status.settings.max_concurrent_runs, status.settings.gpu,
-                       status.settings.gpus, notes);
-  for (const auto& n : notes)
-    log.warn(n);
-  return grid::drive(
-      grid_dir, kStatusFile, status, todo, slots,
-      [&](size_t i, const grid::Slot& slot) {
-        return child_args(status, status.runs[i], grid_dir, slot);
-      },
-      [&](GridRun& r) { find_experiment(grid_dir, r); }, log);
+  return grid::launch(grid_dir, kStatusFile, status, todo, o.launch,
+                      train_command(grid_dir), log);
 }
 
 }  // namespace

@@ -73,6 +73,7 @@ void write_grid_status(const std::string& grid_dir,
     if (r.exit_code >= 0)
       put(out, "exit_code", r.exit_code);
     put_if(out, "signal", r.signal);
+    put_if(out, "slurm_state", r.slurm_state);
     if (r.timed_out)
       put(out, "timed_out", true);
     if (r.task >= 0)
@@ -145,6 +146,7 @@ GridStatus read_grid_status(const std::string& grid_dir,
       r.cause = text(n, "cause");
       r.exit_code = n["exit_code"].as<int>(-1);
       r.signal = text(n, "signal");
+      r.slurm_state = text(n, "slurm_state");
       r.timed_out = n["timed_out"].as<bool>(false);
       r.task = n["task"].as<int>(-1);
       r.repetition = n["repetition"].as<int>(0);
