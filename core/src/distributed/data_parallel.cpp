@@ -196,7 +196,8 @@ DataParallel::DataParallel(const RankPlace& place,
 
 DataParallel::~DataParallel() {
   for (size_t i = 0; i < impl_->hooks.size(); ++i)
-    impl_->params[i].remove_hook(impl_->hooks[i]);
+    if (impl_->params[i].requires_grad())
+      impl_->params[i].remove_hook(impl_->hooks[i]);
 }
 
 int DataParallel::rank() const {
