@@ -2,7 +2,9 @@
 // the loopback: --nproc's ranks against one process, the environment
 // rendezvous of srun and torchrun, a killed rank, --resume with the same and
 // with another number of ranks.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,11 +101,15 @@ TEST(DataParallel, TwoRanksWithHalfBatchesMatchOneProcess) {
   const RunResult two =
       run(kOnline + short_run(d, "two", 8, 16) + " --nproc 2");
   ASSERT_EQ(two.code, 0) << two.output;
-  // The same batch_size in the file, split among the ranks.
+  // The same batch_size in the file, split among the ranks; 10 KB buckets:
+  // two (the output layer and the LSTM's hidden weights, then its input
+  // weights), the first all-reduced while the backward pass goes on.
   const RunResult split = run(kOnline + short_run(d, "split", 16, 32) +
-                              " --nproc 2 --set distributed.batch_size=global");
+                              " --nproc 2 --set distributed.batch_size=global"
+                              " --set distributed.bucket_mb=0.01 --ll debug");
   ASSERT_EQ(split.code, 0) << split.output;
 
+  EXPECT_HAS(split.output, "rank 0 of 2: 2 gradient bucket(s)");
   const fs::path a = only_experiment(d.path() / "one");
   for (const char* name : {"two", "split"}) {
     SCOPED_TRACE(name);
@@ -200,6 +206,22 @@ int wait_for(pid_t pid, std::chrono::seconds limit, double* seconds = nullptr) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/// A TCP port free on the loopback now (the system's choice).
+std::string free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  EXPECT_GT(port, 0) << "no free port on the loopback";
+  return std::to_string(port);
+}
+
 /// The ranks of an environment rendezvous as Slurm's srun sets it (no
 /// launcher: rank 0 serves the store) train as --nproc's do.
 TEST(DataParallel, SrunEnvironmentRendezvous) {
@@ -207,7 +229,7 @@ TEST(DataParallel, SrunEnvironmentRendezvous) {
   const RunResult ref =
       run(kOnline + short_run(d, "nproc", 8, 16) + " --nproc 2");
   ASSERT_EQ(ref.code, 0) << ref.output;
-  const std::string port = std::to_string(20000 + ::getpid() % 20000);
+  const std::string port = free_port();
   std::vector<pid_t> ranks;
   for (int r = 0; r < 2; ++r)
     ranks.push_back(
@@ -255,8 +277,7 @@ TEST(DataParallel, TorchrunNoPython) {
   const RunResult r =
       run("torchrun --no_python --redirects 1 --tee 1 --nproc_per_node 2 "
           "--master_addr 127.0.0.1 --master_port " +
-          std::to_string(20000 + (::getpid() + 7) % 20000) + " " + kOnline +
-          short_run(d, "torchrun", 8, 16));
+          free_port() + " " + kOnline + short_run(d, "torchrun", 8, 16));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_HAS(r.output, "rank 1 of 2 (torchrun, Gloo");
   EXPECT_EQ(
@@ -330,6 +351,36 @@ TEST(DataParallel, KilledRankEndsTheRunWhichResumes) {
               static_cast<int>(lines(dir / "training_statistics.csv")) + 40));
   ASSERT_EQ(again.code, 0) << again.output;
   EXPECT_HAS(read(dir / "status.yaml"), "state: finished");
+}
+
+/// Ctrl-C (SIGINT to the launcher): every rank stops after the same
+/// episode, rank 0 saves, the run is interrupted and resumable.
+TEST(DataParallel, InterruptStopsEveryRankAtOnePoint) {
+  TempDir d;
+  const pid_t launcher =
+      spawn("exec " + kOnline + " --config " + kSerialRecall +
+                " --seed 3 --li 1000 --nproc 2 --expdir " + d.str() +
+                "/exp --set training.problem.batch_size=8"
+                " --set training.terminal_conditions.episode_limit=1000000",
+            {}, d.path() / "run.log");
+  const auto start = Clock::now();
+  while (Clock::now() - start < std::chrono::seconds(60) &&
+         !fs::exists(d.path() / "exp"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // training
+  ::kill(launcher, SIGINT);
+  const int code = wait_for(launcher, std::chrono::seconds(30));
+  const std::string log = read(d.path() / "run.log");
+  ASSERT_EQ(code, 130) << log;
+  const fs::path dir = only_experiment(d.path() / "exp");
+  const std::string status = read(dir / "status.yaml");
+  EXPECT_HAS(status, "state: interrupted");
+  EXPECT_HAS(status, "Interrupted by SIGINT");
+  // The checkpoint is of the last episode trained.
+  const CheckpointMeta m =
+      read_checkpoint_meta((dir / "models/model_last.pt").string());
+  EXPECT_EQ(static_cast<size_t>(m.episode) + 2,
+            lines(dir / "training_statistics.csv"));
 }
 
 /// A rank that stops answering (SIGSTOP): the other fails when the
