@@ -140,10 +140,14 @@ void BatchStream::set_shard(Shard shard, const std::string& what) {
   if (shard.world <= 1)
     return;
   const int64_t last = rows(batches_per_epoch() - 1);
-  MIP_CHECK(last >= shard.world, ConfigError, what, ": a batch of ", last,
-            " samples (the last of an epoch of ", size_,
-            " samples in batches of ", batch_size_,
-            ") cannot give each of the ", shard.world,
+  const std::string which =
+      last == std::min(batch_size_, size_)
+          ? "batches of " + std::to_string(last) + " samples"
+          : "the last batch of an epoch (" + std::to_string(last) + " of the " +
+                std::to_string(size_) + " samples, in batches of " +
+                std::to_string(batch_size_) + ")";
+  MIP_CHECK(last >= shard.world, ConfigError, what, ": ", which,
+            " cannot give each of the ", shard.world,
             " ranks a sample; change batch_size or the sampler's indices so "
             "that every batch holds at least one sample per rank");
 }

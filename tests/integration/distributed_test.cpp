@@ -263,6 +263,23 @@ TEST(DataParallel, BadEnvironmentIsAUsageError) {
   EXPECT_FALSE(fs::exists(d.path() / "bad"));
 }
 
+/// A global batch that cannot give every rank a sample, and a bad
+/// distributed key: configuration errors (exit 3) on every rank, no folder.
+TEST(DataParallel, BatchesTooSmallForTheRanksAreRefused) {
+  TempDir d;
+  const RunResult r = run(kOnline + short_run(d, "small", 1, 16) +
+                          " --nproc 2 --set distributed.batch_size=global");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_HAS(r.output,
+             "[training.problem.batch_size] (--set): batches of 1 samples "
+             "cannot give each of the 2 ranks a sample");
+  const RunResult bad = run(kOnline + short_run(d, "small", 8, 16) +
+                            " --nproc 2 --set distributed.batch_size=both");
+  EXPECT_EQ(bad.code, 3) << bad.output;
+  EXPECT_HAS(bad.output, "[distributed.batch_size] (--set): expected per_rank");
+  EXPECT_FALSE(fs::exists(d.path() / "small"));
+}
+
 /// torchrun --no_python, with its agent's store (skipped without torchrun).
 TEST(DataParallel, TorchrunNoPython) {
   const RunResult which = run("command -v torchrun");
