@@ -398,6 +398,22 @@ TEST(DataParallel, InterruptStopsEveryRankAtOnePoint) {
       read_checkpoint_meta((dir / "models/model_last.pt").string());
   EXPECT_EQ(static_cast<size_t>(m.episode) + 2,
             lines(dir / "training_statistics.csv"));
+
+  // Resumed on 2 ranks, it ends as a run never stopped: the same rows and
+  // bit-identical weights.
+  const std::string limit =
+      " --set training.terminal_conditions.episode_limit=" +
+      std::to_string(m.episode + 31);
+  const RunResult resumed =
+      run(kOnline + " --resume " + dir.string() + " --nproc 2" + limit);
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  const RunResult straight =
+      run(kOnline + " --config " + kSerialRecall +
+          " --seed 3 --li 1000 --nproc 2 --expdir " + d.str() +
+          "/straight --set training.problem.batch_size=8" + limit);
+  ASSERT_EQ(straight.code, 0) << straight.output;
+  EXPECT_EQ(run_outputs(dir),
+            run_outputs(only_experiment(d.path() / "straight")));
 }
 
 /// A rank that stops answering (SIGSTOP): the other fails when the
