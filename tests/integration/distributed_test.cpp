@@ -370,21 +370,29 @@ TEST(DataParallel, KilledRankEndsTheRunWhichResumes) {
   EXPECT_HAS(read(dir / "status.yaml"), "state: finished");
 }
 
-/// Ctrl-C (SIGINT to the launcher): every rank stops after the same
-/// episode, rank 0 saves, the run is interrupted and resumable.
-TEST(DataParallel, InterruptStopsEveryRankAtOnePoint) {
-  TempDir d;
+/// Starts a long --nproc 2 serial-recall training under `d`/exp (output in
+/// run.log) and returns its launcher once the ranks train.
+pid_t start_long_run(const TempDir& d, const std::string& flags) {
   const pid_t launcher =
       spawn("exec " + kOnline + " --config " + kSerialRecall +
                 " --seed 3 --li 1000 --nproc 2 --expdir " + d.str() +
                 "/exp --set training.problem.batch_size=8"
-                " --set training.terminal_conditions.episode_limit=1000000",
+                " --set training.terminal_conditions.episode_limit=1000000" +
+                flags,
             {}, d.path() / "run.log");
   const auto start = Clock::now();
   while (Clock::now() - start < std::chrono::seconds(60) &&
          !fs::exists(d.path() / "exp"))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // training
+  return launcher;
+}
+
+/// Ctrl-C (SIGINT to the launcher): every rank stops after the same
+/// episode, rank 0 saves, the run is interrupted and resumable.
+TEST(DataParallel, InterruptStopsEveryRankAtOnePoint) {
+  TempDir d;
+  const pid_t launcher = start_long_run(d, "");
   ::kill(launcher, SIGINT);
   const int code = wait_for(launcher, std::chrono::seconds(30));
   const std::string log = read(d.path() / "run.log");
@@ -420,17 +428,7 @@ TEST(DataParallel, InterruptStopsEveryRankAtOnePoint) {
 /// collective times out, and the launcher kills the silent one.
 TEST(DataParallel, HungRankTimesOut) {
   TempDir d;
-  const pid_t launcher = spawn(
-      "exec " + kOnline + " --config " + kSerialRecall +
-          " --seed 3 --li 1000 --dist-timeout 2 --nproc 2 --expdir " + d.str() +
-          "/exp --set training.problem.batch_size=8"
-          " --set training.terminal_conditions.episode_limit=1000000",
-      {}, d.path() / "run.log");
-  const auto start = Clock::now();
-  while (Clock::now() - start < std::chrono::seconds(60) &&
-         !fs::exists(d.path() / "exp"))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // training
+  const pid_t launcher = start_long_run(d, " --dist-timeout 2");
   const std::vector<pid_t> ranks = children(launcher);
   ASSERT_EQ(ranks.size(), 2u) << read(d.path() / "run.log");
   ::kill(ranks[1], SIGSTOP);
