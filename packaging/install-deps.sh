@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache
   libtorch-dev            # LibTorch 1.13 (CPU)
+  libgloo-dev             # the c10d (Gloo) headers of data-parallel training; libtorch-dev does not pull them in
   libopenblas0-openmp     # several times faster than the reference BLAS; OpenMP build (not -pthread)
   libopenblas-openmp-dev  # without it python3-matplotlib's closure pulls libopenblas-dev, whose first choice is the -pthread build
   libyaml-cpp-dev

@@ -130,6 +130,34 @@ int64_t BatchStream::batches_per_epoch() const {
   return (size_ + batch_size_ - 1) / batch_size_;
 }
 
+int64_t BatchStream::rows(int64_t index) const {
+  const int64_t begin = (index % batches_per_epoch()) * batch_size_;
+  return std::min(size_, begin + batch_size_) - begin;
+}
+
+void BatchStream::set_shard(Shard shard, const std::string& what) {
+  shard_ = shard;
+  if (shard.world <= 1)
+    return;
+  const int64_t last = rows(batches_per_epoch() - 1);
+  const std::string which =
+      last == std::min(batch_size_, size_)
+          ? "batches of " + std::to_string(last) + " samples"
+          : "the last batch of an epoch (" + std::to_string(last) + " of the " +
+                std::to_string(size_) + " samples, in batches of " +
+                std::to_string(batch_size_) + ")";
+  MIP_CHECK(last >= shard.world, ConfigError, what, ": ", which,
+            " cannot give each of the ", shard.world,
+            " ranks a sample; change batch_size or the sampler's indices so "
+            "that every batch holds at least one sample per rank");
+}
+
+std::pair<int64_t, int64_t> BatchStream::shard_rows(int64_t index) const {
+  const int64_t n = rows(index);
+  const int64_t r = shard_.rank, w = shard_.world;
+  return {(r + 1) * n / w - r * n / w, n};
+}
+
 uint64_t BatchStream::batch_seed(int64_t index) const {
   return splitmix64(
       seed_ ^ splitmix64(stream_ ^ splitmix64(static_cast<uint64_t>(index))));
@@ -160,7 +188,18 @@ sdk::DataDict BatchStream::batch(int64_t index) {
     std::lock_guard<std::mutex> lock(generator_.mutex());
     generator_.set_current_seed(batch_seed(index));
   }
-  return problem_->get_batch(indices_, generator_);
+  sdk::DataDict batch = problem_->get_batch(indices_, generator_);
+  if (shard_.world <= 1)
+    return batch;
+  // The whole batch, then this rank's rows: the same samples, whatever the
+  // problem draws from the generator, as one process's batch holds.
+  const int64_t n = end - begin;
+  const int64_t lo = shard_.rank * n / shard_.world;
+  const int64_t hi = (shard_.rank + 1) * n / shard_.world;
+  for (auto& [key, tensor] : batch)
+    if (tensor.defined() && tensor.dim() > 0 && tensor.size(0) == n)
+      tensor = tensor.narrow(0, lo, hi - lo).contiguous();
+  return batch;
 }
 
 PrefetchSpec PrefetchSpec::from_config(const ParamRegistry& registry,

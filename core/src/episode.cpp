@@ -7,17 +7,22 @@
 
 namespace mip {
 
-void Section::make_stream(const Run& run, uint64_t stream_id) {
+void Section::make_stream(const Run& run,
+                          uint64_t stream_id,
+                          Shard shard,
+                          bool global_batch) {
   batches.reset();  // before its stream
   const ParamRegistry& registry = run.registry();
-  const int64_t batch_size =
+  const int64_t per_rank =
       registry.view(name + ".problem")->get<int64_t>("batch_size");
+  const int64_t batch_size = global_batch ? per_rank : per_rank * shard.world;
   stream = std::make_unique<BatchStream>(
       problem, batch_size, run.data_seed(), stream_id,
       SamplerSpec::from_config(registry, name));
+  const std::string key = name + ".problem.batch_size";
+  stream->set_shard(shard, "[" + key + "] (" + registry.origin(key) + ")");
   batch_checked = false;  // a new stream, perhaps of a rebuilt problem
   if (batch_size > stream->size()) {
-    const std::string key = name + ".problem.batch_size";
     run.log().warn("[" + key + "] (" + registry.origin(key) + ") is " +
                    std::to_string(batch_size) + ", more than the " +
                    std::to_string(stream->size()) +

@@ -64,6 +64,8 @@ void TrainingProgress::save(CheckpointMeta& meta,
   meta.best_episode = best_episode;
   extra["stale_validations"] =
       torch::tensor(static_cast<double>(stale_validations));
+  if (world_size != 1)  // one process's checkpoints stay as they were
+    extra["world_size"] = torch::tensor(static_cast<double>(world_size));
   for (const auto& [key, values] : epoch_statistics)
     extra[kStats + key] = torch::tensor(values, torch::kDouble);
   for (const auto& [key, value] : scheduler)
@@ -83,6 +85,8 @@ TrainingProgress TrainingProgress::load(const CheckpointMeta& meta,
   for (const auto& [key, tensor] : extra) {
     if (key == "stale_validations")
       p.stale_validations = static_cast<int64_t>(tensor.item<double>());
+    else if (key == "world_size")
+      p.world_size = static_cast<int64_t>(tensor.item<double>());
     else if (starts_with(key, kStats))
       p.epoch_statistics[key.substr(kStats.size())] = to_doubles(tensor);
     else if (starts_with(key, kScheduler))

@@ -247,12 +247,19 @@ void Run::seed(const std::string& section) {
       std::random_device rd;
       value = static_cast<int64_t>(rd());  // [0, 2^32), as MI-Prometheus
     }
+    if (agree_seed_)
+      value = agree_seed_(value);
     registry_.set_value(key, std::to_string(value),
                         opts_.seed ? "--seed" : "drawn at start");
     (std::string(k) == "seed_torch" ? seed_torch_ : seed_data_) =
         static_cast<uint64_t>(value);
   }
   torch::manual_seed(seed_torch_);
+}
+
+void Run::set_rank(std::function<int64_t(int64_t)> agree, int device_index) {
+  agree_seed_ = std::move(agree);
+  device_index_ = device_index;
 }
 
 void Run::setup_device() {
@@ -268,7 +275,8 @@ void Run::setup_device() {
                 ? "[" + std::string(std::getenv("CUDA_VISIBLE_DEVICES")) + "]"
                 : std::string("unset"),
             "); drop --gpu or build against a CUDA LibTorch (Torch_DIR)");
-  device_ = torch::Device(torch::kCUDA);
+  device_ =
+      torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index_));
   torch::cuda::manual_seed_all(seed_torch_);
 }
 

@@ -1,6 +1,7 @@
 #include <mip/core/files.hpp>
 #include <mip/core/statistics.hpp>
 #include <mip/core/text.hpp>
+#include <mip/sdk/error.hpp>
 
 #include <sstream>
 
@@ -70,6 +71,12 @@ void StatisticsCollector::add_statistic(const std::string& key,
 
 void StatisticsCollector::collect(const std::string& key, double value) {
   values_[index(key)].push_back(value);
+}
+
+void StatisticsCollector::set_last(const std::string& key, double value) {
+  auto& values = values_[index(key)];
+  MIP_INTERNAL_ASSERT(!values.empty());
+  values.back() = value;
 }
 
 const std::vector<double>& StatisticsCollector::values(

@@ -60,7 +60,8 @@ struct FinalValidationStopped {
 
 }  // namespace
 
-Trainer::Trainer(WorkerOptions options) : run_(std::move(options)) {
+Trainer::Trainer(WorkerOptions options, RankPlace place)
+    : run_(std::move(options)), place_(std::move(place)) {
   train_.name = "training";
   valid_.name = "validation";
 }
@@ -75,6 +76,7 @@ void Trainer::fail(const std::string& error) {
 // ----------------------------------------------------------------
 
 void Trainer::setup() {
+  join_ranks();
   read_configuration();
   build_components();
   build_optimisation();
@@ -85,8 +87,56 @@ void Trainer::setup() {
                                 opts.expdir + " and train");
   if (resumed_)
     resume();
+  start_ranks();
   if (!opts.dry_run)
     open_experiment();
+}
+
+void Trainer::join_ranks() {
+  if (place_.world <= 1)
+    return;
+  const WorkerOptions& opts = run_.options();
+  dp_ = std::make_unique<DataParallel>(
+      place_,
+      std::chrono::milliseconds(static_cast<int64_t>(opts.dist_timeout * 1e3)),
+      opts.gpu);
+  writes_ = dp_->rank() == 0;
+  DataParallel* dp = dp_.get();
+  run_.set_rank([dp](int64_t seed) { return dp->broadcast_from_rank0(seed); },
+                place_.local_rank);
+  run_.log().info("Data parallel: " + dp_->who() + " (" + place_.source + ", " +
+                  (opts.gpu ? "NCCL" : "Gloo") + ", store " +
+                  place_.master_addr + ":" +
+                  std::to_string(place_.master_port) + ")");
+}
+
+void Trainer::start_ranks() {
+  if (!dp_)
+    return;
+  // Ranks that built something else would all-reduce nonsense.
+  dp_->check_same(
+      static_cast<int64_t>(std::hash<std::string>{}(run_.registry().dump())),
+      "the resolved configuration");
+  dp_->check_same(train_.stream->batches_per_epoch(), "the episodes per epoch");
+  dp_->check_same(static_cast<int64_t>(params_.size()),
+                  "the number of model parameters");
+  std::vector<torch::Tensor> state = params_;
+  for (const auto& b : run_.model().buffers())
+    state.push_back(b);
+  dp_->broadcast_from_rank0(state);
+  dp_->attach(params_, dp_settings_.bucket_mb);
+}
+
+int Trainer::stop_signal() const {
+  return dp_ ? dp_->agreed_stop() : stop_requested();
+}
+
+void Trainer::reduce(Section& section,
+                     const std::vector<size_t>& before,
+                     int64_t index) {
+  const double samples =
+      static_cast<double>(section.stream->shard_rows(index).first);
+  dp_->reduce_statistics(section.col, before, samples);
 }
 
 int Trainer::dry_run() {
@@ -112,9 +162,9 @@ void Trainer::read_configuration() {
     resumed_ = true;
     // Nothing in the folder is read or changed before the lock is held; a
     // dry run changes nothing, and may look at a folder in use.
-    if (!opts.dry_run)
+    if (!opts.dry_run && writes_)
       lock_.acquire(dir_);
-    if (const int n = opts.dry_run ? 0 : remove_temporaries(dir_))
+    if (const int n = opts.dry_run || !writes_ ? 0 : remove_temporaries(dir_))
       notes_.push_back("removed " + std::to_string(n) +
                        " temporary file(s) of a killed run");
     const std::string config =
@@ -172,8 +222,10 @@ void Trainer::build_components() {
                     std::to_string(m.loss) + ", status: " + m.status + ")");
   }
   run_.model().to(run_.device());
-  train_.make_stream(run_, 0);
-  valid_.make_stream(run_, 1);
+  dp_settings_ = DataParallelSettings::from_config(registry);
+  const Shard shard{dp_ ? dp_->rank() : 0, dp_ ? dp_->world() : 1};
+  train_.make_stream(run_, 0, shard, dp_settings_.global_batch);
+  valid_.make_stream(run_, 1, shard, dp_settings_.global_batch);
   schedule_->set_epoch_size(train_.stream->batches_per_epoch());
   curriculum_ = registry.has("training.curriculum_learning");
   if (curriculum_) {
@@ -249,6 +301,13 @@ void Trainer::resume() {
     const CheckpointMeta m =
         load_checkpoint(path, run_.model(), optimizer_.get(), &extra);
     progress_ = TrainingProgress::load(m, extra);
+    const int64_t world = dp_ ? dp_->world() : 1;
+    MIP_CHECK(progress_.world_size == world, ConfigError, "--resume [", dir_,
+              "]: the run was trained on ", progress_.world_size,
+              " process(es) (data-parallel ranks) and this launch has ", world,
+              "; resume it with ", progress_.world_size,
+              " (--nproc, torchrun's --nproc_per_node x --nnodes, srun's "
+              "--ntasks): another number changes the batches and the run");
     progress_.restore_rng();
     for (const auto& [key, values] : progress_.epoch_statistics)
       if (train_.col.declared(key))
@@ -267,7 +326,7 @@ void Trainer::resume() {
         "no checkpoint yet (killed before the first one): starting again "
         "from episode 0 with the saved configuration and seeds");
   }
-  if (run_.options().dry_run)
+  if (run_.options().dry_run || !writes_)
     return;
   // Rows written after the checkpoint are written again by the resumed run.
   for (const char* f :
@@ -283,6 +342,10 @@ void Trainer::resume() {
 void Trainer::open_experiment() {
   const WorkerOptions& opts = run_.options();
   Logger& log = run_.log();
+  if (!writes_) {
+    log.debug(dp_->who() + ": rank 0 writes the experiment folder");
+    return;
+  }
   if (!resumed_) {
     dir_ = create_experiment_dir(opts.expdir, run_.problem_name(),
                                  run_.model_name(), opts.savetag);
@@ -317,6 +380,13 @@ void Trainer::open_experiment() {
                           {{train_.name, &train_.col, &train_.agg},
                            {valid_.name, &valid_.col, &valid_.agg}}});
   log.info("Experiment folder: " + dir_);
+  if (dp_)
+    log.info("Data parallel: " + std::to_string(dp_->world()) +
+             " ranks, batches of " +
+             std::to_string(train_.stream->shard_rows(0).second) +
+             " samples (training), " +
+             (dp_settings_.global_batch ? "batch_size split among the ranks"
+                                        : "batch_size per rank"));
   run_.log_model_summary();
 }
 
@@ -362,7 +432,7 @@ int Trainer::train() {
 }
 
 std::string Trainer::stop_before(int64_t episode) {
-  if (int sig = stop_requested()) {
+  if (int sig = stop_signal()) {
     end_state_ = RunState::kInterrupted;
     const std::string cause = std::string("Interrupted by ") + signal_name(sig);
     run_.log().warn(cause + " after episode " +
@@ -422,7 +492,7 @@ int Trainer::finish(int64_t first) {
   // model_best.pt records the final status too (as MI-Prometheus does).
   const std::string best_path =
       (fs::path(dir_) / "models" / "model_best.pt").string();
-  if (!interrupted && fs::exists(best_path)) {
+  if (!interrupted && writes_ && fs::exists(best_path)) {
     CheckpointMeta best = load_checkpoint(best_path, run_.model());
     best.status = cause_;
     best.timestamp = now_string();
@@ -455,7 +525,7 @@ void Trainer::final_validation(int64_t last_done) {
 void Trainer::stop_final_validation() const {
   if (!final_)
     return;
-  if (const int sig = stop_requested())
+  if (const int sig = stop_signal())
     throw FinalValidationStopped{sig};
 }
 
@@ -464,15 +534,28 @@ double Trainer::train_episode(int64_t episode) {
   run_.model().train();
   optimizer_->zero_grad();
   torch::Tensor loss;
-  const double value =
+  std::vector<size_t> before;
+  if (dp_)
+    before = value_counts(train_.col);
+  double value =
       train_.evaluate(run_, batch, {train_.name, episode, 0, false, false},
                       progress_.epoch, observers_, &loss);
+  if (dp_) {
+    reduce(train_, before, episode);
+    value = train_.col.values("loss").back();
+  }
   observers_.episode_done({train_.name, "Training", episode, train_.col});
   if (!std::isfinite(value)) {
     observers_.flush();
     check_finite(value, "training", episode);
   }
+  if (dp_) {
+    const auto [mine, all] = train_.stream->shard_rows(episode);
+    dp_->begin_step(static_cast<double>(mine) / static_cast<double>(all));
+  }
   loss.backward();
+  if (dp_)
+    dp_->finish_step();
   clipping_.apply(params_);
   optimizer_->step();
   observers_.step_done({train_.name, episode});
@@ -501,9 +584,13 @@ double Trainer::partial_validation(int64_t episode) {
   torch::NoGradGuard no_grad;
   run_.model().eval();
   valid_.col.reset();
-  const double loss = valid_.evaluate(run_, validation_batch_,
-                                      {valid_.name, episode, 0, false, final_},
-                                      progress_.epoch, observers_);
+  double loss = valid_.evaluate(run_, validation_batch_,
+                                {valid_.name, episode, 0, false, final_},
+                                progress_.epoch, observers_);
+  if (dp_) {
+    reduce(valid_, {}, 0);
+    loss = valid_.col.values("loss").back();
+  }
   observers_.validation_done({false, episode, loss, valid_.col, valid_.agg});
   check_finite(loss, "partial validation", episode);
   return loss;
@@ -518,8 +605,13 @@ double Trainer::full_validation(int64_t episode, int64_t epoch) {
   observers_.pass_started({valid_.name, n});
   for (int64_t i = 0; i < n; ++i) {
     stop_final_validation();
+    std::vector<size_t> before;
+    if (dp_)
+      before = value_counts(valid_.col);
     valid_.evaluate(run_, valid_.batch(run_, i),
                     {valid_.name, episode, i, true, final_}, epoch, observers_);
+    if (dp_)
+      reduce(valid_, before, i);
     observers_.validation_batch_done({i, valid_.col});
   }
   valid_.aggregate(run_, episode);
@@ -572,6 +664,8 @@ void Trainer::save_best(double loss,
   if (!progress_.record_validation(loss, episode,
                                    schedule_->improvement_delta()))
     return;
+  if (!writes_)
+    return;
   const std::string path =
       (fs::path(dir_) / "models" / "model_best.pt").string();
   CheckpointMeta m = meta(loss, status);
@@ -591,6 +685,9 @@ void Trainer::save_last(double loss, const std::string& status) {
   if (scheduler_)
     progress_.scheduler = scheduler_->state();
   progress_.capture_rng();
+  progress_.world_size = dp_ ? dp_->world() : 1;
+  if (!writes_)
+    return;
   CheckpointMeta m = meta(loss, status);
   CheckpointExtra extra;
   progress_.save(m, extra);
@@ -636,7 +733,33 @@ int run_trainer(int argc, char** argv, bool online) {
   }
   if (!opts)
     return kExitOk;
-  Trainer trainer(*opts);
+  RankPlace place;
+  try {
+    place = RankPlace::from_environment();
+    MIP_CHECK(opts->nproc == 1 || place.world == 1 || place.launched_by_nproc,
+              ConfigError, worker, ": --nproc ", opts->nproc,
+              " launches ranks itself, but this process is already rank ",
+              place.rank, " of ", place.world, " (", place.source,
+              "); drop --nproc");
+    MIP_CHECK(place.world == 1 || !opts->dry_run, ConfigError, worker,
+              ": --dry-run runs one process; run it without ", place.source);
+  } catch (const Error& e) {
+    std::cerr << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (opts->nproc > 1 && !place.launched_by_nproc) {
+    try {
+      return launch_local_ranks(*opts, opts->nproc);
+    } catch (const std::exception& e) {
+      std::cerr << worker << " --nproc: " << e.what() << "\n";
+      return kExitFailed;
+    }
+  }
+  // Rank 0 speaks for the run; the others only warn.
+  if (place.rank != 0 &&
+      parse_log_level(opts->log_level) < parse_log_level("warn"))
+    opts->log_level = "warn";
+  Trainer trainer(*opts, place);
   return run_worker(
       [&] {
         trainer.setup();

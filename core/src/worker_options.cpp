@@ -26,7 +26,7 @@ namespace {
 struct RawOptions {
   std::string config, ll, log_level;
   int64_t seed = 0;
-  int tensorboard = 0, visualize = 0, threads = 0;
+  int tensorboard = 0, visualize = 0, threads = 0, nproc = 1;
   int64_t visualize_sample = 0;
   bool visualize_test = false;  ///< the tester's --visualize (a switch)
 };
@@ -83,6 +83,13 @@ po::options_description describe_options(WorkerOptions& o,
     ("force", po::bool_switch(&o.force),
      "with --resume: accept a saved configuration edited since the last "
      "checkpoint (logged as a warning)")
+    ("nproc", po::value(&raw.nproc),
+     "data-parallel training: run N ranks of this worker on this machine "
+     "(Gloo on the loopback; rank 0 writes the experiment folder); see "
+     "docs/distributed.md for torchrun and srun")
+    ("dist-timeout", po::value(&o.dist_timeout)->default_value(300.0),
+     "data-parallel: seconds a rank waits for the others in a collective "
+     "before the run fails (a rank died or hangs)")
     ("tensorboard", po::value(&raw.tensorboard),
      "TensorBoard event files in <folder>/training/, validation/, ...: "
      "0 statistics, 1 also weight histograms, 2 also gradient histograms");
@@ -122,6 +129,7 @@ const std::vector<HelpGroup>& help_groups() {
         "seed", "gpu", "threads"}},
       {"Configuration",
        {"set", "lenient", "plugin-path", "allow-insecure-plugin-dir"}},
+      {"Data parallel", {"nproc", "dist-timeout"}},
       {"Output",
        {"log-level", "li", "tensorboard", "visualize", "visualize-sample"}},
       {"MI-Prometheus compatibility",
@@ -138,7 +146,8 @@ const std::vector<HelpGroup>& help_groups() {
 /// Flags only the trainers take (the tester refuses them and does not list
 /// them).
 bool trainer_only(const std::string& flag) {
-  return flag == "resume" || flag == "force";
+  return flag == "resume" || flag == "force" || flag == "nproc" ||
+         flag == "dist-timeout";
 }
 
 /// Two or three commands to start from.
@@ -274,6 +283,20 @@ void apply_raw_options(const po::variables_map& vm,
             ": --resume is for the trainers");
   MIP_CHECK(!o.force || !o.resume.empty(), ConfigError, worker,
             ": --force only goes with --resume");
+  MIP_CHECK(!tester || (!vm.count("nproc") && vm["dist-timeout"].defaulted()),
+            ConfigError, worker,
+            ": --nproc and --dist-timeout are for the trainers");
+  if (vm.count("nproc")) {
+    MIP_CHECK(raw.nproc >= 1 && raw.nproc <= 1024, ConfigError, worker,
+              ": --nproc must be 1 to 1024 ranks, got ", raw.nproc);
+    o.nproc = raw.nproc;
+  }
+  MIP_CHECK(o.dist_timeout > 0, ConfigError, worker,
+            ": --dist-timeout must be > 0 seconds, got ", o.dist_timeout);
+  MIP_CHECK(o.nproc == 1 || !o.dry_run, ConfigError, worker,
+            ": --dry-run runs one process; drop --nproc");
+  MIP_CHECK(o.nproc == 1 || !o.agree, ConfigError, worker,
+            ": --agree asks on one terminal; drop --nproc, or --agree");
   MIP_CHECK(o.log_interval > 0, ConfigError, worker, ": --li must be > 0, got ",
             o.log_interval);
 }

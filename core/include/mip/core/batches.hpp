@@ -37,6 +37,13 @@ struct SamplerSpec {
                                  const std::string& section);
 };
 
+/// This process's share of every batch in data-parallel training: rank r of
+/// `world` keeps rows [r*n/world, (r+1)*n/world) of each batch of n samples.
+struct Shard {
+  int rank = 0;
+  int world = 1;
+};
+
 /// The batches of one problem, each a pure function of (seed, stream, index):
 /// index i belongs to epoch i / batches_per_epoch(); the order of an epoch
 /// comes from (seed, epoch). A resumed or re-run experiment sees the same
@@ -54,9 +61,17 @@ class BatchStream {
   sdk::DataDict batch(int64_t index);
   /// Samples one epoch visits.
   int64_t size() const { return size_; }
+  /// Keep only this rank's rows of every batch (the whole batch is made,
+  /// then cut along dimension 0). Throws ConfigError naming `what` when a
+  /// batch would leave a rank without samples.
+  void set_shard(Shard shard, const std::string& what);
+  /// Samples of batch `index`: this rank's, and the whole batch's.
+  std::pair<int64_t, int64_t> shard_rows(int64_t index) const;
 
  private:
   uint64_t batch_seed(int64_t index) const;
+  /// Rows of batch `index` (the last of an epoch may be short).
+  int64_t rows(int64_t index) const;
 
   std::shared_ptr<sdk::Problem> problem_;
   int64_t batch_size_;
@@ -64,6 +79,7 @@ class BatchStream {
   uint64_t seed_;
   uint64_t stream_;
   SamplerSpec sampler_;
+  Shard shard_;
   at::Generator generator_;
   std::vector<int64_t> indices_;
   torch::Tensor perm_;

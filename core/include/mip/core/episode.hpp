@@ -30,7 +30,12 @@ struct Section {
 
   /// (Re)builds the stream of batches from `<name>.problem.batch_size`, the
   /// sampler and dataloader keys; `stream_id` keeps sections' data apart.
-  void make_stream(const Run& run, uint64_t stream_id);
+  /// With several ranks, each keeps its `shard` of batches of batch_size x
+  /// ranks samples (`global_batch`: of batch_size samples).
+  void make_stream(const Run& run,
+                   uint64_t stream_id,
+                   Shard shard = {},
+                   bool global_batch = false);
   /// Declares the worker's, the problem's and the model's statistics.
   void declare_statistics(const Run& run, bool with_epoch);
   /// Batch `index`, on the run's device; errors name the problem and batch.

@@ -28,6 +28,8 @@ struct TrainingProgress {
   /// The training statistics collected so far in the current epoch (the
   /// epoch's aggregates need them after a resume).
   std::map<std::string, std::vector<double>> epoch_statistics;
+  /// Data-parallel ranks the run trains on (1: one process).
+  int64_t world_size = 1;
   /// LibTorch's CPU generator (dropout, anything a model draws at run time).
   std::vector<uint8_t> torch_cpu_rng;
 

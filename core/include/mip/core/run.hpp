@@ -100,6 +100,9 @@ class Run {
                                 const std::string& section);
   /// Reads (or draws, or takes --seed for) `section`'s seeds and seeds torch.
   void seed(const std::string& section);
+  /// Data-parallel ranks: every seed seed() settles goes through `agree`
+  /// (rank 0's value wins); the CUDA device is `device_index`.
+  void set_rank(std::function<int64_t(int64_t)> agree, int device_index);
   void setup_device();
   void log_model_summary();
   /// --agree: prints the resolved configuration on stdout and asks whether
@@ -147,6 +150,8 @@ class Run {
   std::string model_name_;
   std::shared_ptr<sdk::Model> model_;
   bool warned_plugins_ = false;
+  std::function<int64_t(int64_t)> agree_seed_;
+  int device_index_ = -1;
   std::vector<UsedComponent> used_;
 };
 

@@ -45,6 +45,8 @@ class StatisticsCollector final : public sdk::StatisticsCollector,
                      const std::string& format) override;
   void collect(const std::string& key, double value) override;
   const std::vector<double>& values(const std::string& key) const override;
+  /// Replaces the last value of `key` (one was collected).
+  void set_last(const std::string& key, double value);
   /// Forgets every value (keys stay).
   void reset();
   /// Number of values collected under the first key.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <mip/core/distributed.hpp>
 #include <mip/core/episode.hpp>
 #include <mip/core/folder.hpp>
 #include <mip/core/observer.hpp>
@@ -20,8 +21,9 @@ namespace mip {
 
 class Trainer {
  public:
-  /// `options.worker` is mip-online-trainer or mip-offline-trainer.
-  explicit Trainer(WorkerOptions options);
+  /// `options.worker` is mip-online-trainer or mip-offline-trainer; `place`
+  /// this process's rank (world 1: a single process).
+  explicit Trainer(WorkerOptions options, RankPlace place = {});
   ~Trainer();
   /// Builds everything from the configuration (or the folder to resume).
   void setup();
@@ -74,6 +76,19 @@ class Trainer {
   void save_last(double loss, const std::string& status);
   CheckpointMeta meta(double loss, const std::string& status) const;
   void curriculum_at(int64_t episode);
+  /// Data parallel: joins the ranks (before the configuration is read).
+  void join_ranks();
+  /// Data parallel: the ranks agree on what they built; rank 0's weights
+  /// go to all; the gradient hooks are attached.
+  void start_ranks();
+  /// The stop signal: this process's, or (data parallel) the one the ranks
+  /// agreed on at the last reduction.
+  int stop_signal() const;
+  /// Data parallel: the statistics `section` collected since `before`,
+  /// reduced over the ranks (batch `index`'s share is the weight).
+  void reduce(Section& section,
+              const std::vector<size_t>& before,
+              int64_t index);
 
   Run run_;
   std::unique_ptr<Schedule> schedule_;
@@ -99,6 +114,10 @@ class Trainer {
   bool curriculum_done_ = true;
   std::string dir_;
   Observers observers_;
+  RankPlace place_;
+  std::unique_ptr<DataParallel> dp_;  ///< null for a single process
+  DataParallelSettings dp_settings_;
+  bool writes_ = true;  ///< rank 0 (or a single process) writes the folder
 };
 
 }  // namespace mip

@@ -40,8 +40,10 @@ struct WorkerOptions {
   int64_t visualize_sample = 0;    ///< --visualize-sample: the batch's sample
   std::string resume;              ///< --resume <experiment folder>
   bool force = false;  ///< --force: --resume accepts an edited configuration
-  std::optional<int> threads;  ///< --threads: LibTorch intra-op threads
-  bool dry_run = false;        ///< --dry-run: build, one batch, write nothing
+  std::optional<int> threads;   ///< --threads: LibTorch intra-op threads
+  bool dry_run = false;         ///< --dry-run: build, one batch, write nothing
+  int nproc = 1;                ///< --nproc: ranks launched on this machine
+  double dist_timeout = 300.0;  ///< --dist-timeout: collectives' limit (s)
   std::vector<std::string> command_line;  ///< argv as given (provenance)
 };
 
