@@ -27,9 +27,12 @@ namespace mip::test {
 /// A fresh folder under the system temp dir, removed at the end of the test.
 class TempDir {
  public:
-  TempDir() {
+  /// A new folder in `under`, or in the system's temporary folder.
+  explicit TempDir(const std::filesystem::path& under = {}) {
     std::string tmpl =
-        (std::filesystem::temp_directory_path() / "mip-test-XXXXXX").string();
+        ((under.empty() ? std::filesystem::temp_directory_path() : under) /
+         "mip-test-XXXXXX")
+            .string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {

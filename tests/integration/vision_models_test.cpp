@@ -310,7 +310,6 @@ TEST_F(VisionModelErrors, RelationalNetworkMatchesTheExplicitPairs) {
   const sdk::DataDict x = make_batch(c, 3, 8);
   auto p = m->named_parameters();
   auto buffers = m->named_buffers();
-  torch::NoGradGuard no_grad;
   at::Tensor maps = x.at("images");
   for (int i = 1; i <= 4; ++i) {
     const std::string conv = "cnn_model.conv" + std::to_string(i);
@@ -347,9 +346,30 @@ TEST_F(VisionModelErrors, RelationalNetworkMatchesTheExplicitPairs) {
   }
   const at::Tensor expected =
       at::linear(f, p["sum_network.f_fc3.weight"], p["sum_network.f_fc3.bias"]);
-  EXPECT_TRUE(at::allclose(predictions(*m, x), expected, 1e-4, 1e-5))
-      << predictions(*m, x) << "\n"
-      << expected;
+  const at::Tensor got = predictions(*m, x);
+  EXPECT_TRUE(at::allclose(got, expected, 1e-4, 1e-5)) << got << "\n"
+                                                       << expected;
+  // The same gradients too (the plugin writes its pair network's backward
+  // pass itself): of a fixed weighting of the logits, for every parameter.
+  const at::Tensor weights = at::randn(expected.sizes());
+  (expected * weights).sum().backward();
+  std::map<std::string, at::Tensor> want;
+  for (const auto& item : p) {
+    ASSERT_TRUE(item.value().grad().defined()) << item.key();
+    want[item.key()] = item.value().grad().clone();
+    item.value().mutable_grad().zero_();
+  }
+  (got * weights).sum().backward();
+  for (const auto& item : p)
+    EXPECT_TRUE(at::allclose(item.value().grad(), want[item.key()], 1e-3, 1e-5))
+        << item.key() << "\n"
+        << (item.value().grad() - want[item.key()]).abs().max();
+  // A backward pass through a graph whose activations a later forward pass
+  // has overwritten is refused, not silently wrong.
+  const at::Tensor first = predictions(*m, x);
+  predictions(*m, x);
+  const std::string e = error_of([&] { first.sum().backward(); });
+  EXPECT_NE(e.find("modified by an inplace operation"), std::string::npos) << e;
 }
 
 }  // namespace vision_models_test

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <mip/core/statistics.hpp>
 #include <mip/sdk/problem.hpp>
 
 #include "common/components.hpp"
@@ -363,6 +365,59 @@ TEST_F(VisualReasoning, BadParametersAreNamed) {
   // MI-Prometheus's configs name the size dataset_size.
   auto p = make("ShapeColorQuery", "q", "dataset_size: 30, img_size: 16");
   EXPECT_EQ(p->size(), 30);
+}
+
+TEST_F(VisualReasoning, AccuracyIsReportedPerKindOfQuestion) {
+  // Sample k asks question type k % 7 (types 3-6 are relational). The
+  // predictions are right on even samples and wrong on odd ones, so the
+  // accuracy on each kind is known from the indices alone.
+  for (const std::string name : {"SortOfCLEVR", "ShapeColorQuery"}) {
+    SCOPED_TRACE(name);
+    auto p = make(name, name, "size: 70, img_size: 16");
+    StatisticsCollector col;
+    StatisticsAggregator agg;
+    p->add_statistics(col);
+    p->add_aggregators(agg);
+    int64_t right[2] = {0, 0}, asked[2] = {0, 0};
+    for (const auto& idx : {all(10), std::vector<int64_t>{0, 1, 2, 7, 9}}) {
+      const sdk::DataDict b = batch(*p, idx);
+      const at::Tensor targets = b.at("targets");
+      at::Tensor answers = targets.clone();
+      int64_t r[2] = {0, 0}, n[2] = {0, 0};
+      for (size_t i = 0; i < idx.size(); ++i) {
+        const int kind = idx[i] % 7 >= 3 ? 1 : 0;
+        const bool ok = idx[i] % 2 == 0;
+        if (!ok)
+          answers[int64_t(i)] = (targets[int64_t(i)].item<int64_t>() + 1) % 10;
+        r[kind] += ok;
+        ++n[kind];
+      }
+      sdk::DataDict pred;
+      pred["predictions"] = at::one_hot(answers, 10).to(at::kFloat);
+      p->collect_statistics(col, b, pred);
+      const auto last = [&](const char* key) { return col.values(key).back(); };
+      EXPECT_DOUBLE_EQ(last("relational_questions"), double(n[1]));
+      EXPECT_DOUBLE_EQ(last("acc_non_relational"), double(r[0]) / n[0]);
+      if (n[1] > 0)
+        EXPECT_DOUBLE_EQ(last("acc_relational"), double(r[1]) / n[1]);
+      else
+        EXPECT_TRUE(std::isnan(last("acc_relational")))
+            << last("acc_relational");
+      EXPECT_DOUBLE_EQ(last("acc"), double(r[0] + r[1]) / (n[0] + n[1]));
+      for (int k = 0; k < 2; ++k) {
+        right[k] += r[k];
+        asked[k] += n[k];
+      }
+    }
+    // Aggregated over every question of the kind, not batch by batch.
+    p->aggregate_statistics(col, agg);
+    EXPECT_DOUBLE_EQ(agg.get("acc_non_relational"),
+                     double(right[0]) / asked[0]);
+    EXPECT_DOUBLE_EQ(agg.get("acc_relational"), double(right[1]) / asked[1]);
+    EXPECT_EQ(agg.csv_header().find("acc_non_relational,acc_relational"),
+              agg.csv_header().size() - 33)
+        << agg.csv_header();
+  }
 }
 
 TEST(VisualReasoningRun, SimpleConvNetTrainsOnSortOfClevrThroughTheWorker) {

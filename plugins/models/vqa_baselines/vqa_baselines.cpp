@@ -203,7 +203,7 @@ class CnnLstm final : public VqaBaseline {
 class StackedAttentionNetwork final : public VqaBaseline {
  public:
   explicit StackedAttentionNetwork(mip::sdk::Context& ctx)
-      : VqaBaseline(ctx.params()) {
+      : VqaBaseline(ctx.params()), words_(words(ctx.params(), 0)) {
     const auto& p = ctx.params();
     refuse_pretrained(p);
     const int64_t c = ConvInputModelImpl::output_filters();
@@ -217,12 +217,14 @@ class StackedAttentionNetwork final : public VqaBaseline {
 
   DataDefinitions input_definitions() const override {
     return {{"images", sizes_.images()},
-            {"questions", questions(0, sizes_.question_size)}};
+            {"questions", questions(words_, sizes_.question_size)}};
   }
 
   DataDict forward(const DataDict& batch) override {
     const at::Tensor image = regions(cnn_->forward(batch.at("images")));
-    const at::Tensor q = batch.at("questions").unsqueeze(1);  // one step
+    at::Tensor q = batch.at("questions");
+    if (q.dim() == 2)
+      q = q.unsqueeze(1);  // one step
     const at::Tensor u0 =
         ffn_->forward(std::get<0>(lstm_->forward(q)).select(1, -1));
     DataDict out;
@@ -232,6 +234,7 @@ class StackedAttentionNetwork final : public VqaBaseline {
   }
 
  private:
+  int64_t words_ = 0;
   torch::nn::LSTM lstm_{nullptr};
   torch::nn::Linear ffn_{nullptr};
   StackedAttention attention_{nullptr};

@@ -26,9 +26,11 @@
 
 namespace mip::plugins::scenes {
 
-constexpr int64_t kColors = 6;      ///< blue, green, red, yellow, magenta, cyan
-constexpr int64_t kShapes = 2;      ///< rectangle (square), circle
-constexpr int64_t kQuestions = 7;   ///< question types asked about an object
+constexpr int64_t kColors = 6;     ///< blue, green, red, yellow, magenta, cyan
+constexpr int64_t kShapes = 2;     ///< rectangle (square), circle
+constexpr int64_t kQuestions = 7;  ///< question types asked about an object
+/// Types 0-2 ask about the object alone; 3-6 about it and the others.
+constexpr int64_t kFirstRelational = 3;
 constexpr int64_t kMaxObjects = 6;  ///< at most one object per colour
 constexpr int64_t kGrid = 4;        ///< objects sit on a 4x4 grid of cells
 constexpr int64_t kClasses = 10;    ///< 6 colours, 2 shapes, yes, no

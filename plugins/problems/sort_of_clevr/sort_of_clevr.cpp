@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -60,6 +61,69 @@ class SceneProblem : public mip::plugins::ClassificationProblem {
   }
 
   int64_t size() const override { return set_->params.size; }
+
+  /// acc and batch_size, then the accuracy on each kind of question:
+  /// non-relational (types 0-2) and relational (3-6), and how many of the
+  /// batch's questions are relational. A batch without questions of a kind
+  /// gives NaN for it.
+  void add_statistics(mip::sdk::StatisticsCollector& col) override {
+    ClassificationProblem::add_statistics(col);
+    col.add_statistic("acc_non_relational", "{:12.10f}");
+    col.add_statistic("acc_relational", "{:12.10f}");
+    col.add_statistic("relational_questions", "{:06d}");
+  }
+
+  void collect_statistics(mip::sdk::StatisticsCollector& col,
+                          const mip::sdk::DataDict& batch,
+                          const mip::sdk::DataDict& predictions) override {
+    ClassificationProblem::collect_statistics(col, batch, predictions);
+    const at::Tensor correct =
+        predictions.at("predictions").argmax(1).eq(batch.at("targets"));
+    const at::Tensor relational =
+        question_types(batch.at("questions")).ge(sc::kFirstRelational);
+    const auto total = double(correct.size(0));
+    const auto n = double(relational.sum().item<int64_t>());
+    const auto right = double(correct.sum().item<int64_t>());
+    const auto right_relational =
+        double(correct.logical_and(relational).sum().item<int64_t>());
+    col.collect(
+        "acc_non_relational",
+        n < total ? (right - right_relational) / (total - n) : std::nan(""));
+    col.collect("acc_relational", n > 0 ? right_relational / n : std::nan(""));
+    col.collect("relational_questions", n);
+  }
+
+  /// The accuracy aggregates, then acc_non_relational and acc_relational:
+  /// the share of all the questions of that kind answered right (weighted
+  /// by each batch's count).
+  void add_aggregators(mip::sdk::StatisticsAggregator& agg) override {
+    ClassificationProblem::add_aggregators(agg);
+    agg.add_aggregator("acc_non_relational", "{:12.10f}");
+    agg.add_aggregator("acc_relational", "{:12.10f}");
+  }
+
+  void aggregate_statistics(const mip::sdk::StatisticsCollector& col,
+                            mip::sdk::StatisticsAggregator& agg) override {
+    ClassificationProblem::aggregate_statistics(col, agg);
+    const auto& sizes = col.values("batch_size");
+    const auto& counts = col.values("relational_questions");
+    const auto& non_relational = col.values("acc_non_relational");
+    const auto& relational = col.values("acc_relational");
+    double right[2] = {0, 0}, asked[2] = {0, 0};
+    for (size_t i = 0; i < counts.size() && i < sizes.size(); ++i) {
+      const double n[2] = {sizes[i] - counts[i], counts[i]};
+      const double acc[2] = {non_relational[i], relational[i]};
+      for (int k = 0; k < 2; ++k)
+        if (n[k] > 0) {
+          right[k] += acc[k] * n[k];
+          asked[k] += n[k];
+        }
+    }
+    agg.set("acc_non_relational",
+            asked[0] > 0 ? right[0] / asked[0] : std::nan(""));
+    agg.set("acc_relational",
+            asked[1] > 0 ? right[1] / asked[1] : std::nan(""));
+  }
 
   mip::sdk::DataDict get_batch(const std::vector<int64_t>& indices,
                                at::Generator& /*gen*/) override {
@@ -144,6 +208,8 @@ class SceneProblem : public mip::plugins::ClassificationProblem {
 
   /// The definition of the "questions" tensor.
   virtual mip::sdk::DataDefinition question_definition() const = 0;
+  /// The question types (int64 [B], 0..6) of encoded questions.
+  virtual at::Tensor question_types(const at::Tensor& questions) const = 0;
   /// The questions about objects of colours `colour` and shapes `shape`
   /// (int64 [B] each), of types `type` (int64 [B], 0..6).
   virtual at::Tensor encode(const at::Tensor& colour,
@@ -201,6 +267,10 @@ class SortOfClevr final : public SceneProblem {
             "[B, 13]"};
   }
 
+  at::Tensor question_types(const at::Tensor& questions) const override {
+    return questions.narrow(1, sc::kColors, sc::kQuestions).argmax(1);
+  }
+
   at::Tensor encode(const at::Tensor& colour,
                     const at::Tensor& /*shape*/,
                     const at::Tensor& type) const override {
@@ -235,6 +305,10 @@ class ShapeColorQuery final : public SceneProblem {
             at::kFloat,
             "words shape (zeros when asked), colour, question type, one-hot "
             "in 7 bits [B, 3, 7]"};
+  }
+
+  at::Tensor question_types(const at::Tensor& questions) const override {
+    return questions.select(1, 2).narrow(1, 0, sc::kQuestions).argmax(1);
   }
 
   at::Tensor encode(const at::Tensor& colour,
