@@ -168,6 +168,7 @@ void SummaryRecorder::run_started(const RunStarted& e) {
 void SummaryRecorder::training_started(const TrainingStarted& e) {
   episode_limit_ = e.episode_limit;
   epoch_limit_ = e.epoch_limit;
+  nproc_ = e.nproc;
   loop_start_ = Clock::now();
   looping_ = true;
 }
@@ -238,7 +239,10 @@ void SummaryRecorder::set_commands() {
   const std::string folder = shell_quote(s_.folder);
   if (!s_.best_checkpoint.empty())
     s_.test_command = "mip-tester --model " + folder;
-  const std::string resume = s_.worker + " --resume " + folder;
+  // A run of --nproc N resumes only on N ranks: say so in the command.
+  const std::string resume =
+      s_.worker + " --resume " + folder +
+      (nproc_ > 1 ? " --nproc " + std::to_string(nproc_) : std::string());
   if (s_.state != RunState::kFinished)
     s_.continue_command = resume;
   else if (s_.cause.find("Episode Limit") != std::string::npos &&

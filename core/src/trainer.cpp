@@ -401,9 +401,10 @@ int Trainer::train() {
   run_.log().info(schedule_->describe());
 
   const int64_t first = progress_.next_episode();
-  observers_.training_started({first, schedule_->settings().episode_limit,
-                               schedule_->settings().epoch_limit,
-                               schedule_->epoch_size()});
+  observers_.training_started(
+      {first, schedule_->settings().episode_limit,
+       schedule_->settings().epoch_limit, schedule_->epoch_size(),
+       dp_ && place_.launched_by_nproc ? int64_t{dp_->world()} : 1});
   for (int64_t episode = first;; ++episode) {
     if (std::string why = stop_before(episode); !why.empty()) {
       cause_ = why;

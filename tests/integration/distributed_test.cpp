@@ -401,6 +401,8 @@ TEST(DataParallel, InterruptStopsEveryRankAtOnePoint) {
   const std::string status = read(dir / "status.yaml");
   EXPECT_HAS(status, "state: interrupted");
   EXPECT_HAS(status, "Interrupted by SIGINT");
+  // The command the summary offers resumes on as many ranks.
+  EXPECT_HAS(status, "--resume " + dir.string() + " --nproc 2");
   // The checkpoint is of the last episode trained.
   const CheckpointMeta m =
       read_checkpoint_meta((dir / "models/model_last.pt").string());

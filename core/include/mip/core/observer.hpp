@@ -47,6 +47,7 @@ struct TrainingStarted {
   int64_t episode_limit = -1;  ///< training stops before it (<= 0: none)
   int64_t epoch_limit = -1;    ///< training stops after it (<= 0: none)
   int64_t epoch_size = 0;      ///< episodes per epoch
+  int64_t nproc = 1;  ///< ranks launched by this machine's --nproc (1: none)
 };
 
 /// A pass over a whole set starts: a full validation (section "validation")

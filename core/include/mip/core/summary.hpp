@@ -84,7 +84,7 @@ class SummaryRecorder final : public RunObserver {
 
   RunSummary s_;
   int64_t next_episode_ = 0;  ///< the first episode not trained
-  int64_t episode_limit_ = -1, epoch_limit_ = -1;
+  int64_t episode_limit_ = -1, epoch_limit_ = -1, nproc_ = 1;
   std::vector<NamedValue> last_validation_;
   Clock::time_point loop_start_{}, last_episode_{};
   bool looping_ = false;
